@@ -1,0 +1,25 @@
+"""The JSON API: /api/v1/ (OpenAPI at /api/v1/openapi.json, docs at /api/v1/docs).
+
+Each app contributes a `router` from its `api.py`; all endpoints require a session or a bearer
+token unless they say otherwise.
+"""
+
+from ninja import NinjaAPI
+
+from mobiliza.accounts.api import router as accounts_router
+from mobiliza.core.api import AUTH
+from mobiliza.people.api import router as people_router
+from mobiliza.surveys.api import router as surveys_router
+
+api = NinjaAPI(
+    title="Mobiliza API",
+    version="1",
+    description="Campaign headquarters: people, segments, surveys, call operations, texting.",
+    urls_namespace="api",
+    auth=AUTH,
+    docs_url="/docs",
+    openapi_url="/openapi.json",
+)
+api.add_router("/", accounts_router)
+api.add_router("/", people_router)
+api.add_router("/", surveys_router)

@@ -1,0 +1,16 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from config.api import api
+from mobiliza.core.views import healthz
+
+urlpatterns = [
+    path("healthz", healthz, name="healthz"),
+    path("api/v1/", api.urls),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("django-admin/", admin.site.urls),
+    path("accounts/", include("mobiliza.accounts.urls")),
+    path("people/", include("mobiliza.people.urls")),
+    path("surveys/", include("mobiliza.surveys.urls")),
+    path("", include("mobiliza.web.urls")),
+]

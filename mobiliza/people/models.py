@@ -1,0 +1,286 @@
+"""The political CRM: people (contacts and electors), phones, households, tags, custom fields,
+consent, elections and voting history, segments."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from mobiliza.core.models import OrganizationScopedModel
+
+
+class PersonList(models.TextChoices):
+    CONTACTS = "contacts", _("Contacts")
+    ELECTORS = "electors", _("Electors")
+
+
+class Channel(models.TextChoices):
+    PHONE = "phone", _("Phone")
+    SMS = "sms", _("SMS")
+    EMAIL = "email", _("Email")
+
+
+class Household(OrganizationScopedModel):
+    """People at one normalized address."""
+
+    address_key = models.CharField(max_length=255)
+    street = models.CharField(max_length=255, blank=True)
+    postcode = models.CharField(max_length=32, blank=True)
+    city = models.CharField(max_length=120, blank=True)
+
+    class Meta:
+        ordering = ["address_key"]
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "address_key"], name="household_unique")
+        ]
+
+    def __str__(self) -> str:
+        return (
+            ", ".join(p for p in (self.street, self.postcode, self.city) if p) or self.address_key
+        )
+
+
+class Person(OrganizationScopedModel):
+    """Someone the campaign may reach: a contact (own CRM) or an elector (official register)."""
+
+    class Gender(models.TextChoices):
+        FEMALE = "F", _("Female")
+        MALE = "M", _("Male")
+        OTHER = "X", _("Other")
+        UNKNOWN = "", _("Unknown")
+
+    list = models.CharField(
+        _("list"), max_length=10, choices=PersonList.choices, default=PersonList.CONTACTS
+    )
+    elector = models.ForeignKey(
+        "self",
+        verbose_name=_("elector record"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="linked_contacts",
+        limit_choices_to={"list": PersonList.ELECTORS},
+    )
+    external_id = models.CharField(_("external id"), max_length=64, blank=True)
+    first_name = models.CharField(_("first name"), max_length=100, blank=True)
+    middle_name = models.CharField(_("middle name"), max_length=100, blank=True)
+    last_name = models.CharField(_("last name"), max_length=100, blank=True)
+    email = models.EmailField(_("email"), blank=True)
+    street = models.CharField(_("street"), max_length=255, blank=True)
+    postcode = models.CharField(_("postcode"), max_length=32, blank=True)
+    city = models.CharField(_("city"), max_length=120, blank=True)
+    region = models.CharField(_("region"), max_length=120, blank=True)
+    country = models.CharField(_("country"), max_length=2, blank=True)
+    latitude = models.FloatField(_("latitude"), null=True, blank=True)
+    longitude = models.FloatField(_("longitude"), null=True, blank=True)
+    household = models.ForeignKey(
+        Household, on_delete=models.SET_NULL, null=True, blank=True, related_name="members"
+    )
+    birth_date = models.DateField(_("birth date"), null=True, blank=True)
+    birth_year = models.PositiveSmallIntegerField(_("birth year"), null=True, blank=True)
+    gender = models.CharField(_("gender"), max_length=1, choices=Gender.choices, blank=True)
+    language = models.CharField(_("language"), max_length=16, blank=True)
+    nationality = models.CharField(_("nationality"), max_length=64, blank=True)
+    polling_place = models.CharField(_("polling place"), max_length=200, blank=True)
+    precinct = models.CharField(_("precinct"), max_length=100, blank=True)
+    voter_id = models.CharField(_("voter id"), max_length=64, blank=True)
+    registration_status = models.CharField(_("registration status"), max_length=32, blank=True)
+    support_level = models.PositiveSmallIntegerField(_("support level"), null=True, blank=True)
+    donations_this_year = models.DecimalField(
+        _("donations this year"), max_digits=12, decimal_places=2, default=0
+    )
+    custom_fields: models.JSONField[Any, Any] = models.JSONField(
+        _("custom fields"), default=dict, blank=True
+    )
+    consent_phone = models.BooleanField(_("phone consent"), null=True, blank=True)
+    consent_sms = models.BooleanField(_("SMS consent"), null=True, blank=True)
+    consent_email = models.BooleanField(_("email consent"), null=True, blank=True)
+    do_not_contact = models.BooleanField(_("do not contact"), default=False)
+    notes = models.TextField(_("notes"), blank=True)
+    time_zone = models.CharField(_("time zone"), max_length=64, blank=True)
+    tags: models.ManyToManyField[Tag, PersonTag] = models.ManyToManyField(
+        "Tag", through="PersonTag", related_name="people", blank=True
+    )
+
+    class Meta:
+        ordering = ["last_name", "first_name", "id"]
+        indexes = [
+            models.Index(
+                fields=["organization", "list", "last_name", "first_name", "id"],
+                name="person_org_name",
+            ),
+            models.Index(fields=["organization", "external_id"], name="person_org_extid"),
+            models.Index(fields=["organization", "email"], name="person_org_email"),
+            models.Index(fields=["organization", "household"], name="person_org_household"),
+        ]
+
+    def __str__(self) -> str:
+        return self.full_name or str(self.public_id)
+
+    @property
+    def full_name(self) -> str:
+        return " ".join(p for p in (self.first_name, self.middle_name, self.last_name) if p)
+
+
+class PersonPhone(models.Model):
+    """A phone number of a person, stored as E.164. Unparseable numbers are kept raw, flagged."""
+
+    class Kind(models.TextChoices):
+        MOBILE = "mobile", _("Mobile")
+        LANDLINE = "landline", _("Landline")
+        OTHER = "other", _("Other")
+
+    organization = models.ForeignKey(
+        "accounts.Organization", on_delete=models.CASCADE, related_name="+"
+    )
+    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="phones")
+    raw = models.CharField(_("as written"), max_length=64)
+    e164 = models.CharField(_("number"), max_length=20, blank=True)
+    kind = models.CharField(_("type"), max_length=10, choices=Kind.choices, default=Kind.OTHER)
+    is_valid = models.BooleanField(default=True)
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["person", "position", "id"]
+        indexes = [models.Index(fields=["organization", "e164"], name="phone_org_e164")]
+
+    def __str__(self) -> str:
+        return self.e164 or self.raw
+
+
+class Tag(OrganizationScopedModel):
+    name = models.CharField(_("name"), max_length=80)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["organization", "name"], name="tag_unique")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class PersonTag(models.Model):
+    person = models.ForeignKey(Person, on_delete=models.CASCADE)
+    tag = models.ForeignKey(Tag, on_delete=models.CASCADE)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [models.UniqueConstraint(fields=["person", "tag"], name="persontag_unique")]
+        indexes = [models.Index(fields=["tag", "person"], name="persontag_tag_person")]
+
+
+class CustomField(OrganizationScopedModel):
+    """A typed field an organization adds to people; values live in Person.custom_fields[key]."""
+
+    class Type(models.TextChoices):
+        TEXT = "text", _("Text")
+        NUMBER = "number", _("Number")
+        DATE = "date", _("Date")
+        CHOICE = "choice", _("Choice")
+        BOOLEAN = "boolean", _("Yes / no")
+
+    key = models.SlugField(_("key"), max_length=64)
+    label = models.CharField(_("label"), max_length=120)
+    type = models.CharField(_("type"), max_length=10, choices=Type.choices, default=Type.TEXT)
+    choices: models.JSONField[Any, Any] = models.JSONField(_("choices"), default=list, blank=True)
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "label"]
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "key"], name="customfield_unique")
+        ]
+
+    def __str__(self) -> str:
+        return self.label
+
+
+class ConsentRecord(OrganizationScopedModel):
+    """History of consent per channel: who said yes or no, where, when."""
+
+    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="consents")
+    channel = models.CharField(max_length=8, choices=Channel.choices)
+    granted = models.BooleanField()
+    source = models.CharField(_("source"), max_length=120, blank=True)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["person", "channel", "-created_at"], name="consent_person")]
+
+
+class Election(OrganizationScopedModel):
+    """An election that voting history refers to, e.g. 11/05/2024 GENERAL."""
+
+    label = models.CharField(_("label"), max_length=64)
+    description = models.CharField(_("description"), max_length=200, blank=True)
+    date = models.DateField(_("date"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-date", "label"]
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "label"], name="election_unique")
+        ]
+
+    def __str__(self) -> str:
+        return self.description or self.label
+
+
+class VoteRecord(models.Model):
+    """One person voted in one election (the ncvhis layout)."""
+
+    organization = models.ForeignKey(
+        "accounts.Organization", on_delete=models.CASCADE, related_name="+"
+    )
+    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="votes")
+    election = models.ForeignKey(Election, on_delete=models.CASCADE, related_name="votes")
+    voting_method = models.CharField(_("voting method"), max_length=64, blank=True)
+
+    class Meta:
+        ordering = ["election", "person"]
+        constraints = [
+            models.UniqueConstraint(fields=["election", "person"], name="voterecord_unique")
+        ]
+        indexes = [models.Index(fields=["person", "election"], name="voterecord_person")]
+
+
+class Segment(OrganizationScopedModel):
+    """A saved filter over people (dynamic) or a list frozen at a moment (static)."""
+
+    class Kind(models.TextChoices):
+        DYNAMIC = "dynamic", _("Saved filter")
+        STATIC = "static", _("Frozen list")
+
+    name = models.CharField(_("name"), max_length=150)
+    list = models.CharField(
+        _("list"), max_length=10, choices=PersonList.choices, default=PersonList.CONTACTS
+    )
+    kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.DYNAMIC)
+    definition: models.JSONField[Any, Any] = models.JSONField(default=dict, blank=True)
+    frozen_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class SegmentMember(models.Model):
+    segment = models.ForeignKey(Segment, on_delete=models.CASCADE, related_name="members")
+    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        ordering = ["segment", "person"]
+        constraints = [
+            models.UniqueConstraint(fields=["segment", "person"], name="segmentmember_unique")
+        ]

@@ -1,0 +1,78 @@
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.templatetags.static import static
+from django.utils.translation import gettext as _
+
+from mobiliza.core.models import AuditEvent
+from mobiliza.core.permissions import Perm
+from mobiliza.core.selectors import audit_events
+from mobiliza.core.tenancy import org_view
+from mobiliza.core.types import OrgRequest
+from mobiliza.web.dashboard import dashboard_cards
+
+AUDIT_PAGE = 50
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    if not request.user.is_authenticated:
+        return redirect("accounts:login")
+    if getattr(request, "membership", None) is None:
+        return redirect("accounts:no_organization")
+    return _dashboard(request)  # type: ignore[arg-type]  # checked just above
+
+
+@org_view()
+def _dashboard(request: OrgRequest) -> HttpResponse:
+    cards = dashboard_cards(request.membership)
+    return render(request, "web/home.html", {"cards": cards})
+
+
+@org_view(Perm.AUDIT_VIEW)
+def audit_log(request: OrgRequest) -> HttpResponse:
+    try:
+        before = int(request.GET.get("before", "") or 0) or None
+    except ValueError:
+        before = None
+    filters = {
+        "action": request.GET.get("action", ""),
+        "object_type": request.GET.get("object_type", "").strip(),
+        "actor_email": request.GET.get("actor", "").strip(),
+    }
+    events = list(
+        audit_events(organization=request.organization, before_id=before, **filters)[
+            : AUDIT_PAGE + 1
+        ]
+    )
+    has_more = len(events) > AUDIT_PAGE
+    events = events[:AUDIT_PAGE]
+    return render(
+        request,
+        "web/audit_log.html",
+        {
+            "events": events,
+            "filters": filters,
+            "actions": AuditEvent.Action.choices,
+            "next_before": events[-1].id if has_more and events else None,
+        },
+    )
+
+
+def manifest(request: HttpRequest) -> JsonResponse:
+    """The web app manifest that makes Mobiliza installable on a phone."""
+    return JsonResponse(
+        {
+            "name": "Mobiliza",
+            "short_name": "Mobiliza",
+            "description": _("Campaign headquarters for volunteers"),
+            "start_url": "/",
+            "display": "standalone",
+            "background_color": "#f6f7fb",
+            "theme_color": "#5b21b6",
+            "icons": [
+                {"src": static("web/icon.svg"), "sizes": "any", "type": "image/svg+xml"},
+            ],
+        },
+        content_type="application/manifest+json",
+    )
