@@ -9,6 +9,7 @@ from ninja import NinjaAPI
 from mobiliza.accounts.api import router as accounts_router
 from mobiliza.core.api import AUTH
 from mobiliza.people.api import router as people_router
+from mobiliza.people.imports.api import router as imports_router
 from mobiliza.surveys.api import router as surveys_router
 
 api = NinjaAPI(
@@ -22,4 +23,5 @@ api = NinjaAPI(
 )
 api.add_router("/", accounts_router)
 api.add_router("/", people_router)
+api.add_router("/", imports_router)
 api.add_router("/", surveys_router)

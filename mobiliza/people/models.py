@@ -284,3 +284,70 @@ class SegmentMember(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["segment", "person"], name="segmentmember_unique")
         ]
+
+
+class MappingPreset(OrganizationScopedModel):
+    """A saved column mapping for imports (the shipped presets ncvoter / spoke / ncvhis live in code)."""
+
+    name = models.CharField(_("name"), max_length=100)
+    list = models.CharField(
+        _("list"), max_length=10, choices=PersonList.choices, default=PersonList.CONTACTS
+    )
+    mapping: models.JSONField[Any, Any] = models.JSONField(default=dict)
+    options: models.JSONField[Any, Any] = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "name"], name="mappingpreset_unique")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ImportJob(OrganizationScopedModel):
+    """One import of a people or voting-history file, run as a background task with progress."""
+
+    class Kind(models.TextChoices):
+        PEOPLE = "people", _("People")
+        VOTING_HISTORY = "voting_history", _("Voting history")
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Waiting")
+        RUNNING = "running", _("Running")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
+        CANCELLED = "cancelled", _("Cancelled")
+
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.PEOPLE)
+    list = models.CharField(
+        _("list"), max_length=10, choices=PersonList.choices, default=PersonList.CONTACTS
+    )
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    dry_run = models.BooleanField(default=False)
+    file = models.FileField(upload_to="imports/%Y/%m/", max_length=255)
+    original_name = models.CharField(max_length=255, blank=True)
+    encoding = models.CharField(max_length=32, blank=True)
+    delimiter = models.CharField(max_length=4, blank=True)
+    preset = models.CharField(max_length=100, blank=True)
+    mapping: models.JSONField[Any, Any] = models.JSONField(default=dict, blank=True)
+    options: models.JSONField[Any, Any] = models.JSONField(default=dict, blank=True)
+    phase = models.CharField(max_length=64, blank=True)
+    total_rows = models.PositiveIntegerField(null=True, blank=True)
+    processed_rows = models.PositiveIntegerField(default=0)
+    counts: models.JSONField[Any, Any] = models.JSONField(default=dict, blank=True)
+    error_report = models.FileField(upload_to="imports/errors/", max_length=255, blank=True)
+    error_message = models.TextField(blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["organization", "-created_at"], name="importjob_org_time")]
+
+    def __str__(self) -> str:
+        return self.original_name or str(self.public_id)

@@ -1,0 +1,1 @@
+"""Imports of people and voting history (CSV/TSV, presets, matching, households)."""
