@@ -1,0 +1,118 @@
+"""Phone numbers, time zones and address keys as imports and edits store them."""
+
+from __future__ import annotations
+
+import pytest
+
+from mobiliza.people.normalize import (
+    address_key,
+    country_time_zone,
+    normalize_phone,
+    person_time_zone,
+)
+
+
+@pytest.mark.parametrize(
+    ("raw", "region", "e164", "kind"),
+    [
+        ("912 345 678", "PT", "+351912345678", "mobile"),
+        ("+351 912345678", "FR", "+351912345678", "mobile"),
+        ("00351 21 345 6789", "PT", "+351213456789", "landline"),
+        ("213 456 789", "PT", "+351213456789", "landline"),
+        ("(919) 555-0123", "US", "+19195550123", "mobile"),
+        ("06 12 34 56 78", "FR", "+33612345678", "mobile"),
+        ("01 42 68 53 00", "FR", "+33142685300", "landline"),
+        ("800 200 000", "PT", "+351800200000", "other"),
+    ],
+)
+def test_valid_numbers_become_e164_with_their_type(
+    raw: str, region: str, e164: str, kind: str
+) -> None:
+    result = normalize_phone(raw, region)
+    assert result.is_valid
+    assert result.e164 == e164
+    assert result.kind == kind
+    assert result.raw == raw
+
+
+@pytest.mark.parametrize("raw", ["abc", "123", "", "   ", "+999 123", "91234567890123456789"])
+def test_unparseable_numbers_are_kept_raw_and_flagged(raw: str) -> None:
+    result = normalize_phone(raw, "PT")
+    assert not result.is_valid
+    assert result.e164 == ""
+    assert result.raw == raw.strip()
+
+
+def test_raw_is_capped_to_the_column_size() -> None:
+    assert len(normalize_phone("9" * 500, "PT").raw) == 64
+
+
+def test_repeated_numbers_come_from_the_cache() -> None:
+    normalize_phone.cache_clear()
+    normalize_phone("912 000 001", "PT")
+    normalize_phone("912 000 001", "PT")
+    assert normalize_phone.cache_info().hits == 1
+
+
+def test_us_number_gives_new_york_time_zone() -> None:
+    assert normalize_phone("+1 919 555 0123", "PT").time_zone == "America/New_York"
+    assert person_time_zone(phones=["+19195550123"], default="Europe/Lisbon") == (
+        "America/New_York"
+    )
+
+
+@pytest.mark.parametrize(
+    ("country", "region", "postcode", "zone"),
+    [
+        ("PT", "Lisboa", "1100-048", "Europe/Lisbon"),
+        ("PT", "", "4000-322", "Europe/Lisbon"),
+        ("PT", "Região Autónoma dos Açores", "", "Atlantic/Azores"),
+        ("PT", "", "9500-150", "Atlantic/Azores"),
+        ("PT", "", "9000-060", "Atlantic/Madeira"),
+        ("PT", "Madeira", "", "Atlantic/Madeira"),
+        ("ES", "", "35001", "Atlantic/Canary"),
+        ("ES", "", "28001", "Europe/Madrid"),
+        ("FR", "", "97400", "Indian/Reunion"),
+        ("FR", "", "75011", "Europe/Paris"),
+        ("US", "NC", "27601", "America/New_York"),
+        ("US", "CA", "", "America/Los_Angeles"),
+        ("BE", "", "", "Europe/Brussels"),
+    ],
+)
+def test_time_zone_from_address(country: str, region: str, postcode: str, zone: str) -> None:
+    assert country_time_zone(country, region, postcode) == zone
+    # The address wins over the phone.
+    assert (
+        person_time_zone(country=country, region=region, postcode=postcode, phones=["+19195550123"])
+        == zone
+    )
+
+
+def test_time_zone_falls_back_to_phone_then_organization() -> None:
+    assert person_time_zone(country="", phones=["+351213456789"]) == "Europe/Lisbon"
+    # A Portuguese mobile spans three zones: ambiguous, so the organization's is used.
+    assert person_time_zone(phones=["+351912345678"], default="Europe/Paris") == "Europe/Paris"
+    assert person_time_zone(country="US", region="", default="America/Chicago") == (
+        "America/Chicago"
+    )
+    assert person_time_zone(default="Europe/Lisbon") == "Europe/Lisbon"
+
+
+def test_address_key_ignores_case_accents_punctuation_and_abbreviations() -> None:
+    a = address_key(street="Avenida da Liberdade, 110 - 3º Esq.", postcode="1250-146")
+    b = address_key(street="AV. DA LIBERDADE 110 3º ESQUERDO", postcode="1250 146")
+    assert a == b != ""
+    assert address_key(street="12 Main Street", postcode="27601") == address_key(
+        street="12 MAIN ST.", postcode="27601-0000"[:5]
+    )
+
+
+def test_address_key_differs_between_addresses_and_needs_a_street() -> None:
+    assert address_key(street="Rua Augusta 27", postcode="1100-048") != address_key(
+        street="Rua Augusta 29", postcode="1100-048"
+    )
+    assert address_key(street="", postcode="1100-048", city="Lisboa") == ""
+    # Without a postcode the city tells apart two streets of the same name.
+    assert address_key(street="Rua Direita 1", city="Braga") != address_key(
+        street="Rua Direita 1", city="Faro"
+    )
