@@ -8,7 +8,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404
-from ninja import Router, Schema
+from ninja import Router, Schema, Status
 from ninja.errors import HttpError
 from pydantic import EmailStr
 
@@ -167,7 +167,7 @@ def member_update(request: OrgRequest, membership_id: uuid.UUID, payload: RoleIn
 
 
 @router.post("/invitations", response={201: InvitationOut}, summary="Invite someone by email")
-def invitation_create(request: OrgRequest, payload: InvitationIn) -> tuple[int, InvitationOut]:
+def invitation_create(request: OrgRequest, payload: InvitationIn) -> Status:
     org = api_org(request, Perm.MEMBERS_MANAGE)
     try:
         invitation, url = services.invitation_create(
@@ -178,12 +178,15 @@ def invitation_create(request: OrgRequest, payload: InvitationIn) -> tuple[int, 
         )
     except ValidationError as exc:
         raise _validation_error(exc) from exc
-    return 201, InvitationOut(
-        id=invitation.public_id,
-        email=invitation.email,
-        role=invitation.role,
-        expires_at=invitation.expires_at,
-        url=url,
+    return Status(
+        201,
+        InvitationOut(
+            id=invitation.public_id,
+            email=invitation.email,
+            role=invitation.role,
+            expires_at=invitation.expires_at,
+            url=url,
+        ),
     )
 
 

@@ -9,6 +9,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import translation
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -23,7 +24,7 @@ from mobiliza.accounts.forms import (
     RoleForm,
     SignupForm,
 )
-from mobiliza.accounts.models import ApiToken, Invitation, Membership, User
+from mobiliza.accounts.models import ApiToken, Invitation, Membership, Organization, User
 from mobiliza.core.permissions import Perm
 from mobiliza.core.tenancy import activate_organization, org_view
 from mobiliza.core.types import AuthedRequest, OrgRequest
@@ -114,7 +115,10 @@ def switch_organization(request: AuthedRequest) -> HttpResponse:
 @org_view(Perm.ORG_SETTINGS)
 def organization_settings(request: OrgRequest) -> HttpResponse:
     organization = request.organization
-    form = OrganizationSettingsForm(request.POST or None, instance=organization)
+    # The form validates a separate copy: the service must see the values before the change.
+    form = OrganizationSettingsForm(
+        request.POST or None, instance=Organization.objects.get(pk=organization.pk)
+    )
     if request.method == "POST" and form.is_valid():
         try:
             services.organization_update(
@@ -265,6 +269,8 @@ def profile(request: AuthedRequest) -> HttpResponse:
     if request.method == "POST":
         if request.POST.get("form") == "profile" and profile_form.is_valid():
             services.user_update_profile(user=user, **profile_form.cleaned_data)
+            if user.language:  # speak the newly chosen language from this message on
+                translation.activate(user.language)
             messages.success(request, _("Profile saved."))
             return redirect("accounts:profile")
         if request.POST.get("form") == "token" and token_form.is_valid() and membership:
