@@ -1,0 +1,173 @@
+"""A small HTTP load driver for benchmarks: a gunicorn server on loopback and keep-alive clients.
+
+Requests are bounded in count and time, and go only to 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.cookies import SimpleCookie
+from urllib.parse import urlencode
+
+from bench.common import ROOT, percentile
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def gunicorn(database_url: str, workers: int = 3, threads: int = 4) -> Iterator[int]:
+    """Serve the app with gunicorn (production settings) on a free loopback port."""
+    port = free_port()
+    env = dict(os.environ)
+    env.update(
+        DATABASE_URL=database_url,
+        DEBUG="0",
+        SECURE_SSL_REDIRECT="0",
+        SECURE_COOKIES="0",
+        LOG_LEVEL="WARNING",
+        ALLOWED_HOSTS="127.0.0.1,localhost",
+    )
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "config.wsgi:application",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(workers),
+            "--worker-class",
+            "gthread",
+            "--threads",
+            str(threads),
+            "--keep-alive",
+            "30",
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+    )
+    try:
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+                conn.request("GET", "/healthz")
+                if conn.getresponse().status == 200:
+                    break
+            except OSError:
+                time.sleep(0.2)
+        else:
+            raise RuntimeError("gunicorn did not start")
+        yield port
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=20)
+
+
+def login_cookies(port: int, email: str, password: str) -> str:
+    """Log in through the real login form; return the Cookie header value."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    conn.request("GET", "/accounts/login/")
+    resp = conn.getresponse()
+    resp.read()
+    jar = SimpleCookie()
+    for header in resp.headers.get_all("Set-Cookie") or []:
+        jar.load(header)
+    csrf = jar["csrftoken"].value
+    body = urlencode({"username": email, "password": password, "csrfmiddlewaretoken": csrf})
+    conn.request(
+        "POST",
+        "/accounts/login/",
+        body=body,
+        headers={
+            "Content-Type": "application/x-www-form-urlencoded",
+            "Cookie": f"csrftoken={csrf}",
+            "Referer": f"http://127.0.0.1:{port}/accounts/login/",
+        },
+    )
+    resp = conn.getresponse()
+    resp.read()
+    if resp.status != 302:
+        raise RuntimeError(f"login failed: {resp.status}")
+    for header in resp.headers.get_all("Set-Cookie") or []:
+        jar.load(header)
+    return "; ".join(f"{k}={v.value}" for k, v in jar.items())
+
+
+@dataclass
+class LoadResult:
+    requests: int = 0
+    errors: int = 0
+    seconds: float = 0.0
+    latencies: list[float] = field(default_factory=list)
+
+    @property
+    def rate(self) -> float:
+        return self.requests / self.seconds if self.seconds else 0.0
+
+    @property
+    def p95_ms(self) -> float:
+        return percentile(self.latencies, 95) * 1000
+
+
+def hammer(
+    port: int,
+    path: str,
+    *,
+    clients: int = 8,
+    seconds: float = 5.0,
+    headers: dict[str, str] | None = None,
+) -> LoadResult:
+    """`clients` threads, each with one keep-alive connection, GET `path` for `seconds`."""
+    result = LoadResult()
+    lock = threading.Lock()
+    stop_at = time.perf_counter() + seconds
+
+    def worker() -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        local: list[float] = []
+        errors = 0
+        while time.perf_counter() < stop_at:
+            start = time.perf_counter()
+            try:
+                conn.request("GET", path, headers=headers or {})
+                resp = conn.getresponse()
+                resp.read()
+                if resp.status != 200:
+                    errors += 1
+            except OSError:
+                errors += 1
+                conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+                continue
+            local.append(time.perf_counter() - start)
+        with lock:
+            result.latencies.extend(local)
+            result.requests += len(local)
+            result.errors += errors
+
+    threads = [threading.Thread(target=worker) for _ in range(clients)]
+    began = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    result.seconds = time.perf_counter() - began
+    return result
