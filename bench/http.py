@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import http.client
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -32,8 +34,10 @@ def free_port() -> int:
 def gunicorn(database_url: str, workers: int = 3, threads: int = 4) -> Iterator[int]:
     """Serve the app with gunicorn (production settings) on a free loopback port."""
     port = free_port()
+    data_dir = tempfile.mkdtemp(prefix="mobiliza-bench-")
     env = dict(os.environ)
     env.update(
+        DATA_DIR=data_dir,
         DATABASE_URL=database_url,
         DEBUG="0",
         SECURE_SSL_REDIRECT="0",
@@ -79,6 +83,7 @@ def gunicorn(database_url: str, workers: int = 3, threads: int = 4) -> Iterator[
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=20)
+        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 def login_cookies(port: int, email: str, password: str) -> str:
