@@ -45,6 +45,12 @@ def gunicorn(database_url: str, workers: int = 3, threads: int = 4) -> Iterator[
         LOG_LEVEL="WARNING",
         ALLOWED_HOSTS="127.0.0.1,localhost",
     )
+    subprocess.run(
+        [sys.executable, "manage.py", "collectstatic", "--no-input", "-v", "0"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+    )
     proc = subprocess.Popen(
         [
             sys.executable,
