@@ -5,3 +5,10 @@ class PeopleConfig(AppConfig):
     name = "mobiliza.people"
     label = "people"
     verbose_name = "People"
+
+    def ready(self) -> None:
+        from mobiliza.people import dashboard
+        from mobiliza.people.filter_builtins import register_builtin_filters
+
+        register_builtin_filters()
+        dashboard.register()

@@ -37,7 +37,8 @@ class FilterParam:
     label: str | _StrPromise
     type: str  # text, number, date, choice, bool, tag, election, question, choices (multi)
     required: bool = True
-    choices: tuple[tuple[str, str], ...] = ()
+    choices: tuple[tuple[str, str | _StrPromise], ...] = ()
+    help: str | _StrPromise = ""
 
 
 BuildQ = Callable[["Organization", Mapping[str, Any]], Q]
@@ -103,7 +104,13 @@ def definition_to_q(organization: Organization, node: Mapping[str, Any], depth: 
     if op == "not":
         if len(parts) != 1:
             raise ValidationError(_("NOT takes exactly one condition."))
-        return ~parts[0]
+        # An empty condition matches everyone, so its negation matches no one (`~Q()` would
+        # be everyone again).
+        return ~parts[0] if parts[0] else Q(pk__in=[])
+    # An empty Q means "everyone" (true): it is neutral in AND and absorbs an OR.
+    if op == "or" and any(not part for part in parts):
+        return Q()
+    parts = [part for part in parts if part]
     if not parts:
         return Q()
     combined = parts[0]
