@@ -25,7 +25,7 @@ from mobiliza.accounts.forms import (
     SignupForm,
 )
 from mobiliza.accounts.models import ApiToken, Invitation, Membership, Organization, User
-from mobiliza.core.permissions import Perm
+from mobiliza.core.permissions import Perm, Role
 from mobiliza.core.tenancy import activate_organization, org_view
 from mobiliza.core.types import AuthedRequest, OrgRequest
 
@@ -170,7 +170,7 @@ def members(request: OrgRequest) -> HttpResponse:
             "members": selectors.organization_members(organization=organization),
             "invitations": selectors.pending_invitations(organization=organization),
             "form": form,
-            "role_form": RoleForm(),
+            "role_choices": [(value, str(label)) for value, label in Role.choices],
             "can_manage": can_manage,
             "invite_url": invite_url,
         },
