@@ -1,7 +1,15 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class SurveysConfig(AppConfig):
     name = "mobiliza.surveys"
     label = "surveys"
-    verbose_name = "Surveys"
+    verbose_name = _("Surveys")
+
+    def ready(self) -> None:
+        from mobiliza.surveys import demo, filters, panels
+
+        filters.register()
+        panels.register()
+        demo.register()
