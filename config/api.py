@@ -7,6 +7,7 @@ token unless they say otherwise.
 from ninja import NinjaAPI
 
 from mobiliza.accounts.api import router as accounts_router
+from mobiliza.calling.api import router as calling_router
 from mobiliza.core.api import AUTH
 from mobiliza.people.api import router as people_router
 from mobiliza.people.imports.api import router as imports_router
@@ -25,3 +26,4 @@ api.add_router("/", accounts_router)
 api.add_router("/", people_router)
 api.add_router("/", imports_router)
 api.add_router("/", surveys_router)
+api.add_router("/", calling_router)

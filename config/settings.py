@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "mobiliza.web",
     "mobiliza.people",
     "mobiliza.surveys",
+    "mobiliza.calling",
 ]
 
 MIDDLEWARE = [

@@ -12,5 +12,6 @@ urlpatterns = [
     path("accounts/", include("mobiliza.accounts.urls")),
     path("people/", include("mobiliza.people.urls")),
     path("surveys/", include("mobiliza.surveys.urls")),
+    path("calling/", include("mobiliza.calling.urls")),
     path("", include("mobiliza.web.urls")),
 ]

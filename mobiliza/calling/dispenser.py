@@ -1,0 +1,453 @@
+"""The dispenser: builds an operation's target list and hands targets out to agents.
+
+* `list_build` materializes one `CallTarget` per person with a callable phone in one
+  `INSERT … SELECT` (never row by row), then applies the blocking rules with set-based `UPDATE`s,
+  and records why the others were left out in `CallOperation.build_report`.
+* `target_claim` is one transaction that returns a lease: on PostgreSQL the candidate row is taken
+  with `SELECT … FOR UPDATE SKIP LOCKED`; on SQLite the transaction is IMMEDIATE (settings), so
+  claims are serialized by the database write lock. The agent's `OperationUser` row is locked first,
+  so one agent never holds two targets of one operation (two tabs, a double tap).
+* A target is claimable when `state = ready`, `available_at <= now` and its time zone is currently
+  inside the calling window. `available_at` is the lease expiry while held (a vanished agent's
+  target comes back on its own), the recycling interval after a call, or the callback time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from django.db import connection, transaction
+from django.db.models import Count, Exists, Min, OuterRef, Q, QuerySet
+from django.utils import timezone
+
+from mobiliza.calling.models import (
+    BlockingRule,
+    CallOperation,
+    CallStatus,
+    CallTarget,
+    OperationUser,
+)
+from mobiliza.calling.statuses import statuses_ensure
+from mobiliza.calling.window import Window, is_valid_zone, next_opening, zones_inside
+from mobiliza.people.models import Person, PersonList, PersonTag, Segment, SegmentMember, VoteRecord
+
+if TYPE_CHECKING:
+    from mobiliza.accounts.models import Membership
+
+S = CallTarget.State
+P = CallTarget.Priority
+SKIP_DELAY = dt.timedelta(minutes=5)
+MAX_BLOCKED_PER_CLAIM = 20
+
+
+def operation_window(operation: CallOperation) -> Window:
+    return Window(
+        start=operation.window_start,
+        end=operation.window_end,
+        days=frozenset(int(d) for d in (operation.days_of_week or [])),
+    )
+
+
+# --- people of the list ----------------------------------------------------------------------
+def segment_people(*, organization: Any, source: str, segment: Segment | None) -> QuerySet[Person]:
+    """The people a list is built from: a saved segment of the source list (or the whole list)."""
+    base = Person.objects.filter(organization=organization, list=source or PersonList.CONTACTS)
+    if segment is None:
+        return base
+    try:
+        from mobiliza.people import selectors as people_selectors
+    except ImportError:  # pragma: no cover - the CRM selectors land separately
+        people_selectors = None  # type: ignore[assignment]
+    fn = getattr(people_selectors, "segment_queryset", None)
+    if fn is not None:
+        qs: QuerySet[Person] = fn(organization=organization, segment=segment)
+        return qs.filter(list=source)
+    if segment.kind == Segment.Kind.STATIC:
+        return base.filter(
+            Exists(SegmentMember.objects.filter(segment=segment, person=OuterRef("pk")))
+        )
+    from mobiliza.people.filters import definition_to_q
+
+    return base.filter(definition_to_q(organization, segment.definition or {}))
+
+
+def rule_people(rule: BlockingRule, organization: Any) -> QuerySet[Any] | None:
+    """The ids of the people a blocking rule removes (before household expansion)."""
+    params = rule.params or {}
+    if rule.kind == BlockingRule.Kind.VOTE:
+        qs = VoteRecord.objects.filter(organization=organization)
+        if params.get("election_id"):
+            qs = qs.filter(election__public_id=params["election_id"])
+        return qs.values("person_id")
+    if rule.kind == BlockingRule.Kind.TAG:
+        if not params.get("tag_id"):
+            return None
+        return PersonTag.objects.filter(
+            tag__organization=organization, tag__public_id=params["tag_id"]
+        ).values("person_id")
+    if rule.kind == BlockingRule.Kind.NO_CONSENT:
+        return Person.objects.filter(
+            Q(do_not_contact=True) | Q(consent_phone=False), organization=organization
+        ).values("id")
+    if rule.kind == BlockingRule.Kind.QUESTION:
+        if not params.get("question_id"):
+            return None
+        from mobiliza.surveys.models import Answer
+
+        answers = Answer.objects.filter(
+            organization=organization, question__public_id=params["question_id"], is_latest=True
+        )
+        value = params.get("value")
+        if value not in (None, ""):
+            answers = answers.filter(
+                Q(value=value) | Q(value__contains=[value]) | Q(value_text=value)
+            )
+        return answers.values("person_id")
+    return None
+
+
+def _person_blocked(rule: BlockingRule, target: CallTarget, organization: Any) -> bool:
+    people = rule_people(rule, organization)
+    if people is None:
+        return False
+    field_name = "id" if rule.kind == BlockingRule.Kind.NO_CONSENT else "person_id"
+    if rule.apply_to_household and target.household_id:
+        return (
+            Person.objects.filter(organization=organization, household_id=target.household_id)
+            .filter(id__in=people.values(field_name))
+            .exists()
+        )
+    return people.filter(**{field_name: target.person_id}).exists()
+
+
+# --- build -------------------------------------------------------------------------------------
+def _uuid_sql() -> str:
+    if connection.vendor == "postgresql":
+        return "gen_random_uuid()"
+    return "lower(hex(randomblob(16)))"
+
+
+def list_build(*, operation: CallOperation, now: dt.datetime | None = None) -> dict[str, Any]:
+    """(Re)build the target list set-based; keep targets already called; return the report."""
+    now = now or timezone.now()
+    organization = operation.organization
+    statuses = {s.key: s for s in statuses_ensure(organization=organization)}
+    people = segment_people(
+        organization=organization, source=operation.source, segment=operation.segment
+    )
+    people_sql, people_params = people.values("id").query.sql_with_params()
+    target_table = CallTarget._meta.db_table
+    person_table = Person._meta.db_table
+    phone_table = "people_personphone"
+    dnc = statuses["removed_no_consent"]
+    with transaction.atomic():
+        in_list = people.count()
+        # Untouched targets of people no longer in the list leave it (called ones stay: history).
+        CallTarget.objects.filter(operation=operation, attempts=0, held_by__isnull=True).exclude(
+            person_id__in=people.values("id")
+        ).delete()
+        sql = f"""
+            INSERT INTO {target_table} (
+                public_id, created_at, updated_at, organization_id, operation_id, person_id,
+                phone_e164, time_zone, household_id, state, priority, available_at, attempts,
+                status_counts, removed_reason, removed_status_id
+            )
+            SELECT {_uuid_sql()}, %s, %s, %s, %s, s.id, s.e164, s.tz, s.household_id,
+                   CASE WHEN s.do_not_contact THEN 'removed' ELSE 'ready' END,
+                   3, %s, 0, '{{}}',
+                   CASE WHEN s.do_not_contact THEN %s ELSE '' END,
+                   CASE WHEN s.do_not_contact THEN %s ELSE NULL END
+            FROM (
+                SELECT p.id, p.household_id, p.do_not_contact,
+                       COALESCE(NULLIF(p.time_zone, ''), %s) AS tz,
+                       (SELECT ph.e164 FROM {phone_table} ph
+                         WHERE ph.person_id = p.id AND ph.is_valid AND ph.e164 <> ''
+                         ORDER BY ph.position, ph.id LIMIT 1) AS e164
+                FROM {person_table} p
+                WHERE p.organization_id = %s AND p.id IN ({people_sql})
+            ) s
+            WHERE s.e164 IS NOT NULL
+            ON CONFLICT (operation_id, person_id) DO NOTHING
+        """  # noqa: S608 - table names are ours, values are parameters
+        params = [
+            now,
+            now,
+            organization.id,
+            operation.id,
+            now,
+            "Do not contact",
+            dnc.id,
+            organization.time_zone,
+            organization.id,
+            *people_params,
+        ]
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+        removed = blocking_apply(operation=operation)
+        counts = dict(
+            CallTarget.objects.filter(operation=operation)
+            .values_list("state")
+            .annotate(n=Count("id"))
+            .order_by()
+        )
+        zones = sorted(
+            CallTarget.objects.filter(operation=operation)
+            .values_list("time_zone", flat=True)
+            .distinct()
+            .order_by()
+        )
+        total = sum(counts.values())
+        bad_zones = [z for z in zones if not is_valid_zone(z)]
+        report = {
+            "built_at": now.isoformat(),
+            "in_list": in_list,
+            "no_phone": max(0, in_list - total),
+            "targets": total,
+            "ready": counts.get(S.READY, 0),
+            "removed": counts.get(S.REMOVED, 0),
+            "done": counts.get(S.DONE, 0),
+            "removed_by_rule": removed,
+            "unknown_time_zones": bad_zones,
+        }
+        operation.time_zones = zones
+        operation.build_report = report
+        operation.built_at = now
+        operation.save(update_fields=["time_zones", "build_report", "built_at", "updated_at"])
+    return report
+
+
+def blocking_apply(*, operation: CallOperation) -> dict[str, int]:
+    """Remove the ready targets that a blocking rule matches; {reason: count}."""
+    removed: dict[str, int] = {}
+    organization = operation.organization
+    for rule in operation.blocking_rules.select_related("removal_status"):
+        people = rule_people(rule, organization)
+        if people is None:
+            continue
+        field_name = "id" if rule.kind == BlockingRule.Kind.NO_CONSENT else "person_id"
+        ids = people.values(field_name)
+        match = Q(person_id__in=ids)
+        if rule.apply_to_household:
+            match |= Q(
+                household_id__in=Person.objects.filter(
+                    organization=organization, id__in=ids, household__isnull=False
+                ).values("household_id")
+            )
+        reason = rule.reason or rule.removal_status.label
+        n = (
+            CallTarget.objects.filter(operation=operation, state=S.READY, held_by__isnull=True)
+            .filter(match)
+            .update(
+                state=S.REMOVED,
+                removed_status=rule.removal_status,
+                removed_reason=reason[:200],
+                updated_at=timezone.now(),
+            )
+        )
+        removed[reason] = removed.get(reason, 0) + n
+    return removed
+
+
+# --- claim ---------------------------------------------------------------------------------------
+@dataclass
+class Claim:
+    target: CallTarget | None
+    reasons: dict[str, int] = field(default_factory=dict)
+    next_available_at: dt.datetime | None = None
+    message: str = ""
+    reused: bool = False
+
+
+def operation_open(operation: CallOperation, now: dt.datetime) -> str:
+    """'' when calls may be made now, else the reason (draft, paused, not started, ended...)."""
+    if operation.archived_at:
+        return "archived"
+    if operation.is_draft:
+        return "draft"
+    if operation.paused:
+        return "paused"
+    if operation.starts_on and timezone.localdate(now) < operation.starts_on:
+        return "not_started"
+    if operation.ends_at and now >= operation.ends_at:
+        return "ended"
+    return ""
+
+
+def _lease(operation: CallOperation, now: dt.datetime) -> dt.datetime:
+    return now + dt.timedelta(minutes=operation.lease_minutes or 15)
+
+
+def target_claim(
+    *, operation: CallOperation, agent: Membership, now: dt.datetime | None = None
+) -> Claim:
+    """Hand the next target to `agent` as a lease, or say why there is none."""
+    now = now or timezone.now()
+    closed = operation_open(operation, now)
+    if closed:
+        return Claim(target=None, message=closed)
+    with transaction.atomic():
+        # Serializes this agent's own claims (two tabs, a double tap) and marks them active.
+        OperationUser.objects.select_for_update().filter(
+            operation=operation, membership=agent
+        ).update(last_seen_at=now)
+        held = (
+            CallTarget.objects.filter(
+                operation=operation, held_by=agent, state=S.READY, lease_expires_at__gt=now
+            )
+            .order_by("id")
+            .first()
+        )
+        if held is not None:
+            held.lease_expires_at = held.available_at = _lease(operation, now)
+            held.save(update_fields=["lease_expires_at", "available_at", "updated_at"])
+            return Claim(target=held, reused=True)
+        zones = zones_inside(operation_window(operation), operation.time_zones or [], now)
+        rules = list(operation.blocking_rules.select_related("removal_status"))
+        for _attempt in range(MAX_BLOCKED_PER_CLAIM):
+            target = _next_candidate(operation, agent, zones, now) if zones else None
+            if target is None:
+                break
+            blocking = next(
+                (r for r in rules if _person_blocked(r, target, operation.organization)), None
+            )
+            if blocking is not None:
+                _remove(target, blocking, now)
+                continue
+            if target.person.do_not_contact:
+                target.state = S.REMOVED
+                target.removed_reason = "Do not contact"
+                target.save(update_fields=["state", "removed_reason", "updated_at"])
+                continue
+            target.held_by = agent
+            target.lease_expires_at = target.available_at = _lease(operation, now)
+            target.save(update_fields=["held_by", "lease_expires_at", "available_at", "updated_at"])
+            return Claim(target=target)
+    reasons, next_at = queue_explain(operation=operation, agent=agent, now=now)
+    return Claim(target=None, reasons=reasons, next_available_at=next_at, message="empty")
+
+
+def _next_candidate(
+    operation: CallOperation, agent: Membership, zones: list[str], now: dt.datetime
+) -> CallTarget | None:
+    base = CallTarget.objects.filter(
+        operation=operation, state=S.READY, available_at__lte=now, time_zone__in=zones
+    ).select_related("person")
+    personal = (
+        base.filter(callback_for=agent)
+        .order_by("available_at", "id")
+        .select_for_update(skip_locked=True, of=("self",))
+        .first()
+    )
+    if personal is not None:
+        return personal
+    return (
+        base.filter(Q(callback_for__isnull=True) | Q(callback_open_at__lte=now))
+        .order_by("priority", "available_at", "id")
+        .select_for_update(skip_locked=True, of=("self",))
+        .first()
+    )
+
+
+def _remove(target: CallTarget, rule: BlockingRule, now: dt.datetime) -> None:
+    reason = (rule.reason or rule.removal_status.label)[:200]
+    values = {
+        "state": S.REMOVED,
+        "removed_status": rule.removal_status,
+        "removed_reason": reason,
+        "updated_at": now,
+    }
+    if rule.apply_to_household and target.household_id:
+        CallTarget.objects.filter(
+            operation_id=target.operation_id,
+            household_id=target.household_id,
+            state=S.READY,
+            held_by__isnull=True,
+        ).update(**values)
+    CallTarget.objects.filter(pk=target.pk).update(**values)
+
+
+def queue_explain(
+    *, operation: CallOperation, agent: Membership | None, now: dt.datetime | None = None
+) -> tuple[dict[str, int], dt.datetime | None]:
+    """Counts of why targets can't be handed out now, and when the next one can."""
+    now = now or timezone.now()
+    window = operation_window(operation)
+    zones = zones_inside(window, operation.time_zones or [], now)
+    qs = CallTarget.objects.filter(operation=operation)
+    ready = Q(state=S.READY)
+    held = ready & Q(held_by__isnull=False, lease_expires_at__gt=now)
+    waiting = ready & Q(available_at__gt=now) & ~held
+    due = ready & Q(available_at__lte=now)
+    personal_other = Q(callback_for__isnull=False, callback_open_at__gt=now)
+    if agent is not None:
+        personal_other &= ~Q(callback_for=agent)
+    agg = qs.aggregate(
+        total=Count("id"),
+        done=Count("id", filter=Q(state=S.DONE)),
+        removed=Count("id", filter=Q(state=S.REMOVED)),
+        held=Count("id", filter=held),
+        callbacks_not_due=Count("id", filter=waiting & Q(priority=P.CALLBACK)),
+        recycling=Count("id", filter=waiting & ~Q(priority=P.CALLBACK)),
+        outside_hours=Count("id", filter=due & ~Q(time_zone__in=zones)),
+        personal_others=Count("id", filter=due & Q(time_zone__in=zones) & personal_other),
+        ready_now=Count("id", filter=due & Q(time_zone__in=zones) & ~personal_other),
+        next_wait=Min("available_at", filter=waiting),
+    )
+    reasons = {
+        "ready_now": agg["ready_now"],
+        "outside_calling_hours": agg["outside_hours"],
+        "waiting_recycling_interval": agg["recycling"],
+        "held_by_other_agents": agg["held"],
+        "callbacks_not_yet_due": agg["callbacks_not_due"] + agg["personal_others"],
+        "removed_by_blocking": agg["removed"],
+        "done": agg["done"],
+        "total": agg["total"],
+    }
+    candidates: list[dt.datetime] = []
+    if agg["next_wait"] is not None:
+        candidates.append(max(agg["next_wait"], now))
+    if agg["outside_hours"]:
+        outside = sorted(set(operation.time_zones or []) - set(zones))
+        for name in outside:
+            opening = next_opening(window, name, now)
+            if opening is not None:
+                candidates.append(opening)
+    next_at = min(candidates) if candidates else None
+    if operation.ends_at and next_at and next_at >= operation.ends_at:
+        next_at = None
+    return reasons, next_at
+
+
+def target_heartbeat(
+    *, target: CallTarget, agent: Membership, now: dt.datetime | None = None
+) -> CallTarget | None:
+    """Extend the lease; None when the agent no longer holds the target."""
+    now = now or timezone.now()
+    lease = _lease(target.operation, now)
+    n = CallTarget.objects.filter(
+        pk=target.pk, held_by=agent, state=S.READY, lease_expires_at__gt=now
+    ).update(lease_expires_at=lease, available_at=lease, updated_at=now)
+    if not n:
+        return None
+    target.lease_expires_at = target.available_at = lease
+    return target
+
+
+def target_release(
+    *, target: CallTarget, agent: Membership, now: dt.datetime | None = None, skip: bool = True
+) -> bool:
+    """Give the target back (Skip): others may take it after a short delay."""
+    now = now or timezone.now()
+    n = CallTarget.objects.filter(pk=target.pk, held_by=agent, state=S.READY).update(
+        held_by=None,
+        lease_expires_at=None,
+        available_at=now + (SKIP_DELAY if skip else dt.timedelta(0)),
+        updated_at=now,
+    )
+    return bool(n)
+
+
+def status_for(operation: CallOperation, key: str) -> CallStatus | None:
+    return CallStatus.objects.filter(organization_id=operation.organization_id, key=key).first()
