@@ -12,10 +12,9 @@ from mobiliza.core.permissions import Perm, has_perm
 def organization(request: HttpRequest) -> dict[str, Any]:
     membership = getattr(request, "membership", None)
     granted = {p.name: has_perm(membership, p) for p in Perm}
-    user = getattr(request, "user", None)
     # The organization switcher's list, loaded once with its organizations, only if rendered.
     memberships: Any = (
-        SimpleLazyObject(lambda: list(memberships_for_user(user=user)))
+        SimpleLazyObject(lambda: list(memberships_for_user(user=membership.user)))
         if membership is not None
         else []
     )
