@@ -14,7 +14,7 @@ def organization(request: HttpRequest) -> dict[str, Any]:
     granted = {p.name: has_perm(membership, p) for p in Perm}
     # The organization switcher's list, loaded once with its organizations, only if rendered.
     memberships: Any = (
-        SimpleLazyObject(lambda: list(memberships_for_user(user=membership.user)))
+        SimpleLazyObject(lambda: list(memberships_for_user(user=request.user)))  # type: ignore[arg-type]
         if membership is not None
         else []
     )
