@@ -45,6 +45,8 @@ INSTALLED_APPS = [
     "mobiliza.people",
     "mobiliza.surveys",
     "mobiliza.calling",
+    "mobiliza.providers",
+    "mobiliza.texting",
 ]
 
 MIDDLEWARE = [

@@ -13,5 +13,8 @@ urlpatterns = [
     path("people/", include("mobiliza.people.urls")),
     path("surveys/", include("mobiliza.surveys.urls")),
     path("calling/", include("mobiliza.calling.urls")),
+    path("texting/", include("mobiliza.texting.urls")),
+    path("providers/", include("mobiliza.providers.settings_urls")),
+    path("webhooks/", include("mobiliza.providers.urls")),
     path("", include("mobiliza.web.urls")),
 ]

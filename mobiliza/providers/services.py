@@ -1,0 +1,482 @@
+"""Provider accounts, webhook ingestion (raw first, then processed once), the simulator's clock."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import secrets
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+import phonenumbers
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from mobiliza.core.audit import audit_record
+from mobiliza.core.models import AuditEvent
+from mobiliza.providers.base import ConnectionCheck, MessagingProvider, WebhookKind
+from mobiliza.providers.crypto import encrypt
+from mobiliza.providers.models import ProviderAccount, SenderNumber, SimulatedEvent, WebhookEvent
+
+if TYPE_CHECKING:
+    from mobiliza.accounts.models import Organization, User
+
+logger = logging.getLogger(__name__)
+
+
+# --- accounts ---------------------------------------------------------------------------------
+def provider_for(account: ProviderAccount) -> MessagingProvider:
+    if account.kind == ProviderAccount.Kind.TWILIO:
+        from mobiliza.providers.twilio import TwilioProvider
+
+        return TwilioProvider(account)
+    from mobiliza.providers.simulator import SimulatorProvider
+
+    return SimulatorProvider(account)
+
+
+def normalize_number(raw: str, *, region: str = "") -> str:
+    """E.164 of a valid number, else ValidationError."""
+    try:
+        parsed = phonenumbers.parse(raw.strip(), region.upper() or None)
+    except phonenumbers.NumberParseException:
+        parsed = None
+    if parsed is None or not phonenumbers.is_valid_number(parsed):
+        raise ValidationError(_("“%(number)s” is not a valid phone number.") % {"number": raw})
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+@transaction.atomic
+def provider_account_create(
+    *,
+    organization: Organization,
+    actor: User | None,
+    kind: str,
+    name: str,
+    account_sid: str = "",
+    auth_token: str = "",
+    messaging_service_sid: str = "",
+    make_default: bool = True,
+    options: Mapping[str, Any] | None = None,
+) -> ProviderAccount:
+    if kind not in ProviderAccount.Kind.values:
+        raise ValidationError(_("Unknown provider."))
+    name = name.strip() or str(ProviderAccount.Kind(kind).label)
+    if kind == ProviderAccount.Kind.TWILIO:
+        if not account_sid.strip().startswith("AC") or len(account_sid.strip()) != 34:
+            raise ValidationError(_("A Twilio account SID starts with AC and has 34 characters."))
+        if len(auth_token.strip()) < 16:
+            raise ValidationError(_("Paste the account's auth token."))
+    else:
+        # The simulator signs its callbacks with a secret of its own, exactly as Twilio does.
+        auth_token = auth_token or secrets.token_hex(16)
+        account_sid = account_sid or "AC" + secrets.token_hex(16)
+    if make_default:
+        ProviderAccount.objects.filter(organization=organization, is_default=True).update(
+            is_default=False
+        )
+    account = ProviderAccount.objects.create(
+        organization=organization,
+        kind=kind,
+        name=name[:100],
+        is_default=make_default,
+        account_sid=account_sid.strip(),
+        auth_token_encrypted=encrypt(auth_token.strip()),
+        messaging_service_sid=messaging_service_sid.strip(),
+        options=dict(options or {}),
+    )
+    audit_record(
+        organization=organization,
+        actor=actor,
+        action=AuditEvent.Action.SETTINGS,
+        target=account,
+        meta={"kind": kind},
+    )
+    return account
+
+
+@transaction.atomic
+def provider_account_update(
+    *,
+    account: ProviderAccount,
+    actor: User | None,
+    name: str,
+    account_sid: str,
+    auth_token: str = "",
+    messaging_service_sid: str = "",
+    make_default: bool = False,
+) -> ProviderAccount:
+    """Update an account; an empty `auth_token` keeps the stored one."""
+    if account.kind == ProviderAccount.Kind.TWILIO and (
+        not account_sid.strip().startswith("AC") or len(account_sid.strip()) != 34
+    ):
+        raise ValidationError(_("A Twilio account SID starts with AC and has 34 characters."))
+    account.name = (name.strip() or account.name)[:100]
+    account.account_sid = account_sid.strip() or account.account_sid
+    account.messaging_service_sid = messaging_service_sid.strip()
+    fields = ["name", "account_sid", "messaging_service_sid", "updated_at"]
+    if auth_token.strip():
+        account.auth_token_encrypted = encrypt(auth_token.strip())
+        fields.append("auth_token_encrypted")
+    if make_default and not account.is_default:
+        ProviderAccount.objects.filter(
+            organization_id=account.organization_id, is_default=True
+        ).update(is_default=False)
+        account.is_default = True
+        fields.append("is_default")
+    account.save(update_fields=fields)
+    audit_record(
+        organization=account.organization,
+        actor=actor,
+        action=AuditEvent.Action.SETTINGS,
+        target=account,
+        meta={"token_changed": bool(auth_token.strip())},
+    )
+    return account
+
+
+def provider_account_check(*, account: ProviderAccount) -> ConnectionCheck:
+    """The "test connection" button: ask the provider, remember the answer."""
+    try:
+        result = provider_for(account).check_connection()
+    except ValueError as exc:  # a secret encrypted with another key
+        result = ConnectionCheck(ok=False, message=str(exc))
+    account.last_checked_at = timezone.now()
+    account.last_check_ok = result.ok
+    account.last_check_message = result.message[:300]
+    account.save(update_fields=["last_checked_at", "last_check_ok", "last_check_message"])
+    return result
+
+
+def default_account(*, organization: Organization) -> ProviderAccount:
+    """The organization's default account; a simulator one is created on first use."""
+    account = (
+        ProviderAccount.objects.filter(organization=organization)
+        .order_by("-is_default", "id")
+        .first()
+    )
+    if account is None:
+        account = provider_account_create(
+            organization=organization, actor=None, kind="simulator", name="Simulator"
+        )
+    return account
+
+
+@transaction.atomic
+def sender_number_add(
+    *, account: ProviderAccount, actor: User | None, number: str, label: str = ""
+) -> SenderNumber:
+    organization = account.organization
+    e164 = normalize_number(number, region=organization.default_country)
+    existing = SenderNumber.objects.filter(organization=organization, e164=e164).first()
+    if existing is not None:
+        raise ValidationError(_("%(number)s is already a sender number.") % {"number": e164})
+    sender = SenderNumber.objects.create(
+        organization=organization, account=account, e164=e164, label=label.strip()[:100]
+    )
+    audit_record(
+        organization=organization,
+        actor=actor,
+        action=AuditEvent.Action.SETTINGS,
+        target=sender,
+    )
+    return sender
+
+
+@transaction.atomic
+def sender_number_set_active(
+    *, sender: SenderNumber, actor: User | None, active: bool
+) -> SenderNumber:
+    if sender.is_active != active:
+        sender.is_active = active
+        sender.save(update_fields=["is_active", "updated_at"])
+        audit_record(
+            organization=sender.organization,
+            actor=actor,
+            action=AuditEvent.Action.SETTINGS,
+            target=sender,
+            changes={"is_active": {"old": not active, "new": active}},
+        )
+    return sender
+
+
+# --- webhooks ---------------------------------------------------------------------------------
+WebhookHandler = Callable[[WebhookEvent, ProviderAccount, MessagingProvider], str]
+_HANDLERS: dict[str, WebhookHandler] = {}
+
+
+def register_webhook_handler(kind: str, handler: WebhookHandler) -> None:
+    """The app that owns a kind of event processes it (texting: messages; calling: calls)."""
+    _HANDLERS[kind] = handler
+
+
+def webhook_base_url() -> str:
+    return (getattr(settings, "WEBHOOK_BASE_URL", "") or settings.SITE_URL).rstrip("/")
+
+
+def webhook_url(*, account: ProviderAccount, kind: str) -> str:
+    name = {
+        WebhookKind.MESSAGE_STATUS: "providers:sms_status",
+        WebhookKind.MESSAGE_INBOUND: "providers:sms_inbound",
+    }[WebhookKind(kind)]
+    return webhook_base_url() + reverse(name, kwargs={"token": account.webhook_token})
+
+
+def _dedupe_key(account: ProviderAccount, kind: str, provider_id: str, status: str) -> str:
+    return f"{account.pk}:{kind}:{provider_id}:{status}"[:200]
+
+
+def webhook_store(
+    *, account: ProviderAccount, kind: str, params: Mapping[str, str]
+) -> tuple[WebhookEvent | None, bool]:
+    """Store a verified webhook raw. Returns (event, created); a redelivery only counts up."""
+    provider = provider_for(account)
+    if kind == WebhookKind.MESSAGE_STATUS:
+        status_event = provider.parse_status(params)
+        provider_id, status = status_event.provider_message_id, status_event.status.value
+    else:
+        inbound = provider.parse_inbound(params)
+        provider_id, status = inbound.provider_message_id, "in"
+    if not provider_id:
+        return None, False
+    key = _dedupe_key(account, kind, provider_id, status)
+    try:
+        with transaction.atomic():
+            event = WebhookEvent.objects.create(
+                organization_id=account.organization_id,
+                account=account,
+                kind=kind,
+                provider_id=provider_id[:64],
+                dedupe_key=key,
+                payload=dict(params),
+            )
+        return event, True
+    except IntegrityError:
+        WebhookEvent.objects.filter(dedupe_key=key).update(deliveries=F("deliveries") + 1)
+        return WebhookEvent.objects.filter(dedupe_key=key).first(), False
+
+
+def webhook_event_process(*, event_id: int) -> str:
+    """Process one stored event exactly once. Safe to call again (returns the stored outcome)."""
+    with transaction.atomic():
+        event = (
+            WebhookEvent.objects.select_for_update()
+            .select_related("account", "account__organization")
+            .filter(pk=event_id)
+            .first()
+        )
+        if event is None:
+            return "missing"
+        if event.outcome not in (WebhookEvent.Outcome.PENDING, WebhookEvent.Outcome.UNMATCHED):
+            return event.outcome
+        handler = _HANDLERS.get(event.kind)
+        if handler is None:
+            outcome = WebhookEvent.Outcome.IGNORED.value
+        else:
+            try:
+                with transaction.atomic():
+                    outcome = handler(event, event.account, provider_for(event.account))
+            except Exception as exc:  # kept for an admin, never lost
+                logger.exception("webhook processing failed", extra={"event": event.pk})
+                event.outcome = WebhookEvent.Outcome.ERROR
+                event.error = repr(exc)[:2000]
+                event.processed_at = timezone.now()
+                event.save(update_fields=["outcome", "error", "processed_at"])
+                return event.outcome
+        event.outcome = outcome
+        event.processed_at = timezone.now()
+        event.save(update_fields=["outcome", "processed_at"])
+        return outcome
+
+
+def webhook_event_dispatch(*, event: WebhookEvent) -> None:
+    """Process now (eager mode) or queue it for a worker."""
+    if getattr(settings, "CELERY_TASK_ALWAYS_EAGER", True):
+        webhook_event_process(event_id=event.pk)
+    else:
+        from mobiliza.providers.tasks import process_webhook_event
+
+        transaction.on_commit(lambda: process_webhook_event.delay(event.pk))
+
+
+def webhook_reprocess_unmatched(*, max_age: dt.timedelta = dt.timedelta(hours=1)) -> int:
+    """Status callbacks that arrived before their send was recorded: try them again."""
+    since = timezone.now() - max_age
+    ids = list(
+        WebhookEvent.objects.filter(
+            outcome=WebhookEvent.Outcome.UNMATCHED,
+            kind=WebhookKind.MESSAGE_STATUS,
+            received_at__gte=since,
+        ).values_list("pk", flat=True)[:1000]
+    )
+    return sum(1 for pk in ids if webhook_event_process(event_id=pk) == "processed")
+
+
+# --- the simulator's clock --------------------------------------------------------------------
+def simulator_schedule(
+    *, account: ProviderAccount, events: Iterable[tuple[dt.datetime, str, dict[str, str]]]
+) -> None:
+    """Queue simulated callbacks. `url` "inbound" means this account's inbound webhook."""
+    rows = []
+    for due_at, url, params in events:
+        target = (
+            webhook_url(account=account, kind=WebhookKind.MESSAGE_INBOUND)
+            if url == "inbound"
+            else url
+        )
+        rows.append(SimulatedEvent(account=account, path=target, params=params, due_at=due_at))
+    SimulatedEvent.objects.bulk_create(rows)
+    if rows:
+        first = min(r.due_at for r in rows)
+        transaction.on_commit(lambda: _wake_simulator(first))
+
+
+def simulator_inbound(
+    *,
+    account: ProviderAccount,
+    from_number: str,
+    to_number: str,
+    body: str,
+    delay: float = 0.0,
+) -> dict[str, str]:
+    """Have a person text one of the organization's numbers (demo button, tests, benchmarks)."""
+    from mobiliza.providers.simulator import SimulatorProvider
+
+    params = SimulatorProvider(account).inbound_params(
+        from_number=from_number, to_number=to_number, body=body
+    )
+    simulator_schedule(
+        account=account,
+        events=[(timezone.now() + dt.timedelta(seconds=delay), "inbound", params)],
+    )
+    return params
+
+
+def signed_request(
+    *, account: ProviderAccount, url: str, params: Mapping[str, str]
+) -> dict[str, str]:
+    """The X-Twilio-Signature header a provider holding this account's secret would send."""
+    from twilio.request_validator import RequestValidator
+
+    from mobiliza.providers.crypto import decrypt
+
+    signature = RequestValidator(decrypt(account.auth_token_encrypted)).compute_signature(
+        url, dict(params)
+    )
+    return {"X-Twilio-Signature": signature}
+
+
+def _deliver(event: SimulatedEvent, account: ProviderAccount) -> int:
+    headers = signed_request(account=account, url=event.path, params=event.params)
+    delivery_base = getattr(settings, "SIMULATOR_DELIVERY_URL", "")
+    if delivery_base:
+        import requests
+
+        parts = urlsplit(event.path)
+        target = delivery_base.rstrip("/") + parts.path + (f"?{parts.query}" if parts.query else "")
+        reply = requests.post(target, data=event.params, headers=headers, timeout=10)
+        return int(reply.status_code)
+    from django.test import Client
+
+    parts = urlsplit(event.path)
+    client = Client(HTTP_HOST=parts.netloc or "testserver")
+    path = parts.path + (f"?{parts.query}" if parts.query else "")
+    response = client.post(
+        path,
+        data=event.params,
+        secure=parts.scheme == "https",
+        headers=headers,
+    )
+    return int(response.status_code)
+
+
+def simulator_tick(*, now: dt.datetime | None = None, limit: int = 500) -> int:
+    """Deliver every simulated callback that is due at `now`. Returns how many were delivered.
+
+    Events are claimed in a short transaction (SKIP LOCKED on PostgreSQL), then POSTed one by one
+    to the real webhook URL, so two tickers never deliver one event twice.
+    """
+    now = now or timezone.now()
+    delivered = 0
+    while True:
+        with transaction.atomic():
+            queryset = SimulatedEvent.objects.filter(delivered_at__isnull=True, due_at__lte=now)
+            if connection.features.has_select_for_update_skip_locked:
+                queryset = queryset.select_for_update(skip_locked=True)
+            batch = list(queryset.order_by("due_at", "id")[:limit])
+            if not batch:
+                return delivered
+            SimulatedEvent.objects.filter(pk__in=[e.pk for e in batch]).update(
+                delivered_at=timezone.now(), attempts=F("attempts") + 1
+            )
+        accounts = {
+            a.pk: a
+            for a in ProviderAccount.objects.filter(
+                pk__in={e.account_id for e in batch}
+            ).select_related("organization")
+        }
+        for event in batch:
+            try:
+                status = _deliver(event, accounts[event.account_id])
+            except Exception:  # the webhook endpoint is down: try again later
+                logger.exception("simulator delivery failed")
+                SimulatedEvent.objects.filter(pk=event.pk).update(
+                    delivered_at=None, due_at=timezone.now() + dt.timedelta(seconds=5)
+                )
+                continue
+            SimulatedEvent.objects.filter(pk=event.pk).update(response_status=status)
+            delivered += 1
+        if len(batch) < limit:
+            return delivered
+
+
+# In eager mode (no broker) a single daemon thread per process delivers due events, so `make run`
+# behaves like a carrier without a worker. Tests turn it off and call simulator_tick themselves.
+_ticker_lock = threading.Lock()
+_ticker: threading.Thread | None = None
+
+
+def _autodeliver() -> bool:
+    return bool(getattr(settings, "SIMULATOR_AUTODELIVER", not getattr(settings, "TESTING", False)))
+
+
+def _wake_simulator(first_due: dt.datetime) -> None:
+    if not getattr(settings, "CELERY_TASK_ALWAYS_EAGER", True):
+        from mobiliza.providers.tasks import simulator_tick_task
+
+        countdown = max(0.0, (first_due - timezone.now()).total_seconds())
+        simulator_tick_task.apply_async(countdown=countdown)
+        return
+    if not _autodeliver():
+        return
+    global _ticker
+    with _ticker_lock:
+        if _ticker is not None and _ticker.is_alive():
+            return
+        _ticker = threading.Thread(target=_ticker_loop, name="simulator-ticker", daemon=True)
+        _ticker.start()
+
+
+def _ticker_loop() -> None:
+    import time
+
+    idle = 0.0
+    try:
+        while idle < 120:
+            try:
+                delivered = simulator_tick()
+            except Exception:
+                logger.exception("simulator tick failed")
+                delivered = 0
+            pending = SimulatedEvent.objects.filter(delivered_at__isnull=True).exists()
+            idle = 0.0 if (delivered or pending) else idle + 1.0
+            time.sleep(1.0)
+    finally:
+        connection.close()
