@@ -11,7 +11,14 @@ import os
 import subprocess
 import sys
 
-from bench.common import ROOT, emit, migrate, postgres_available, postgres_database
+from bench.common import (
+    BENCH_SECRET_KEY,
+    ROOT,
+    emit,
+    migrate,
+    postgres_available,
+    postgres_database,
+)
 from bench.http import gunicorn, hammer, login_cookies
 
 SECONDS = float(os.environ.get("BENCH_SECONDS", "8"))
@@ -20,7 +27,13 @@ PAGE = "/accounts/members/"
 
 
 def _seed(url: str) -> None:
-    env = dict(os.environ, DATABASE_URL=url, DEBUG="0", SECURE_SSL_REDIRECT="0", DEMO_PEOPLE="0")
+    env = dict(
+        os.environ,
+        DATABASE_URL=url,
+        DEBUG="0",
+        SECURE_SSL_REDIRECT="0",
+        SECRET_KEY=BENCH_SECRET_KEY,
+    )
     code = (
         "import django; django.setup();"
         "from mobiliza.accounts.models import User;"

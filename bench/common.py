@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+BENCH_SECRET_KEY = "bench-only-secret-key-for-local-measurements-0123456789abcdefghijklmnop"
 PG_ADMIN_URL = os.environ.get("BENCH_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
@@ -97,6 +98,7 @@ def migrate(database_url: str | None, data_dir: str | None = None) -> None:
         env["DATA_DIR"] = data_dir
     env["DEBUG"] = "0"
     env["SECURE_SSL_REDIRECT"] = "0"
+    env.setdefault("SECRET_KEY", BENCH_SECRET_KEY)
     subprocess.run(
         [sys.executable, "manage.py", "migrate", "--no-input", "-v", "0"],
         cwd=ROOT,
@@ -115,6 +117,7 @@ def django_setup(database_url: str | None = None, data_dir: str | None = None) -
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     os.environ["DEBUG"] = "0"
     os.environ["SECURE_SSL_REDIRECT"] = "0"
+    os.environ.setdefault("SECRET_KEY", BENCH_SECRET_KEY)
     os.environ["LOG_LEVEL"] = "WARNING"
     sys.path.insert(0, str(ROOT))
     import django

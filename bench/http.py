@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from http.cookies import SimpleCookie
 from urllib.parse import urlencode
 
-from bench.common import ROOT, percentile
+from bench.common import BENCH_SECRET_KEY, ROOT, percentile
 
 
 def free_port() -> int:
@@ -40,6 +40,7 @@ def gunicorn(database_url: str, workers: int = 3, threads: int = 4) -> Iterator[
         DATA_DIR=data_dir,
         DATABASE_URL=database_url,
         DEBUG="0",
+        SECRET_KEY=os.environ.get("SECRET_KEY", BENCH_SECRET_KEY),
         SECURE_SSL_REDIRECT="0",
         SECURE_COOKIES="0",
         LOG_LEVEL="WARNING",
