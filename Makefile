@@ -31,6 +31,7 @@ run: $(VENV)/.installed ## Set up, load the demo and serve it on http://$(HOST):
 	$(BIN)/python manage.py runserver $(HOST):$(PORT)
 
 test: $(VENV)/.installed-dev ## Set up and run the whole test suite
+	@bash scripts/ensure-chromium.sh
 	$(BIN)/python -m mobiliza.core.testrunner
 
 lint: $(VENV)/.installed-dev ## ruff (lint + format check) and mypy
