@@ -28,6 +28,20 @@ def seed_demo_surveys(organization: Organization, user: User) -> None:
     survey_public_set(survey=survey, actor=user, enabled=True)
     rng = random.Random(4)
     people = list(Person.objects.filter(organization=organization).order_by("id")[:60])
+    if len(people) < 10:  # the people seeder did not run: make a few contacts to answer
+        from mobiliza.people.services import person_create
+
+        names = ["Ana", "Rui", "Marta", "João", "Inês", "Pedro", "Sofia", "Tiago", "Rita", "Luís"]
+        people += [
+            person_create(
+                organization=organization,
+                actor=user,
+                first_name=names[i % len(names)],
+                last_name=f"Demo {i + 1}",
+                email=f"survey-demo-{i + 1}@example.org",
+            )
+            for i in range(30)
+        ]
     channels = [Channel.CALL, Channel.CALL, Channel.DOOR, Channel.TEXT, Channel.WEB]
     for person in people:
         support = rng.choice(["yes", "yes", "probably", "undecided", "probably-not", "no"])

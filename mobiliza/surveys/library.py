@@ -35,6 +35,8 @@ def _q(
     key: str, qtype: str, label: T, *, guidance: T = ("", "", ""), required: bool = False,
     choices: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:  # fmt: skip
+    if qtype == "yes_no" and not choices:
+        choices = [_c("yes", ("Yes", "Oui", "Sim")), _c("no", ("No", "Non", "Não"))]
     return {
         "key": key,
         "type": qtype,

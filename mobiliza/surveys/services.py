@@ -66,10 +66,13 @@ def _unique_key(base: str, taken: set[str], fallback: str) -> str:
     return candidate
 
 
-def fixed_choices(question_type: str) -> list[tuple[str, str]]:
-    """(key, label) of the choices a yes/no or scale question always has."""
+def fixed_choices(question_type: str, language: str = "") -> list[tuple[str, str]]:
+    """(key, label) of the choices a yes/no or scale question always has (in `language`)."""
     if question_type == QuestionType.YES_NO:
-        return [("yes", _("Yes")), ("no", _("No"))]
+        from django.utils import translation
+
+        with translation.override(language or translation.get_language()):
+            return [("yes", _("Yes")), ("no", _("No"))]
     if question_type == QuestionType.SCALE:
         return [(str(n), str(n)) for n in range(1, 6)]
     return []
@@ -220,7 +223,7 @@ def _create_questions(
             given = {str(c.get("key")): c for c in choice_specs}
             choice_specs = [
                 {**given.get(key, {}), "key": key, "label": given.get(key, {}).get("label") or lab}
-                for key, lab in fixed_choices(qtype)
+                for key, lab in fixed_choices(qtype, survey.language)
             ]
         elif qtype not in CHOICE_TYPES:
             choice_specs = []
@@ -476,7 +479,7 @@ def question_update(
         given = {str(spec.get("key") or ""): spec for spec in choices}
         given_by_id = {str(spec.get("id") or ""): spec for spec in choices}
         wanted: list[tuple[Choice | None, Mapping[str, Any], str, str]] = []
-        for key, default_label in fixed_choices(type):
+        for key, default_label in fixed_choices(type, survey.language):
             current = by_key.get(key)
             spec = (given_by_id.get(str(current.public_id), {}) if current else {}) or given.get(
                 key, {}
@@ -740,3 +743,92 @@ def answers_record(
             },
         )
     return result_rows
+
+
+# --- public form ----------------------------------------------------------------------------
+def _match_contact(*, organization: Organization, email: str, e164: str) -> Person | None:
+    from mobiliza.people.models import Person as PersonModel
+    from mobiliza.people.models import PersonList
+
+    contacts = PersonModel.objects.filter(organization=organization, list=PersonList.CONTACTS)
+    if email:
+        found = contacts.filter(email__iexact=email).order_by("id").first()
+        if found is not None:
+            return found
+    if e164:
+        return contacts.filter(phones__e164=e164).order_by("id").first()
+    return None
+
+
+@transaction.atomic
+def public_response_submit(
+    *,
+    survey: Survey,
+    version: SurveyVersion | None,
+    answers: Mapping[str, Any],
+    first_name: str,
+    last_name: str,
+    email: str,
+    phone: str,
+    consents: Sequence[str],
+    submission: str,
+) -> tuple[Person, list[Answer]]:
+    """A response to the public form: find the contact by email, then by phone, or create one;
+    fill in what the contact record lacks (never overwrite it), record the consent given for
+    each ticked channel, then record the answers (channel "web", once per submission id)."""
+    from mobiliza.people import services as people_services
+    from mobiliza.people.normalize import normalize_phone
+
+    if not survey.public_enabled or survey.is_template:
+        raise ValidationError(_("This form is closed."))
+    organization = survey.organization
+    email = email.strip().lower()
+    phone = phone.strip()
+    e164 = normalize_phone(phone, organization.default_country).e164 if phone else ""
+    if phone and not e164:
+        raise ValidationError({"phone": _("This phone number doesn't look right.")})
+    if not email and not e164:
+        raise ValidationError(_("Give an email address or a phone number."))
+    person = _match_contact(organization=organization, email=email, e164=e164)
+    source = _("public form: %(survey)s") % {"survey": survey.name}
+    if person is None:
+        person = people_services.person_create(
+            organization=organization,
+            actor=None,
+            first_name=first_name.strip()[:100],
+            last_name=last_name.strip()[:100],
+            email=email,
+            phones=[phone] if e164 else [],
+        )
+    else:
+        fill: dict[str, Any] = {
+            name: value
+            for name, value in (
+                ("first_name", first_name.strip()[:100]),
+                ("last_name", last_name.strip()[:100]),
+                ("email", email),
+            )
+            if value and not getattr(person, name)
+        }
+        if fill:
+            people_services.person_update(
+                person=person, actor=None, meta={"source": source}, **fill
+            )
+        if e164 and not person.phones.filter(e164=e164).exists():
+            people_services.person_phone_add(person=person, raw=phone, actor=None)
+    for channel in consents:
+        people_services.person_consent_record(
+            person=person, channel=channel, granted=True, source=source, actor=None
+        )
+    recorded = answers_record(
+        organization=organization,
+        person=person,
+        survey=survey,
+        answers=answers,
+        channel=Channel.WEB,
+        agent=None,
+        source_type="surveys.web",
+        source_id=submission,
+        version=version,
+    )
+    return person, recorded

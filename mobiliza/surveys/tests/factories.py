@@ -78,7 +78,13 @@ def make_phone(person: Any, e164: str) -> Any:
 
 
 def _make_question(organization: Any) -> Any:
-    survey = make_survey(organization)
+    """A question of the organization's newest survey: URLs nest question_id under survey_id, and
+    the isolation walker builds the survey first, so both ids belong together."""
+    from mobiliza.surveys.models import Survey
+
+    survey = Survey.objects.filter(organization=organization).order_by("-id").first()
+    if survey is None or not survey.questions.exists():
+        survey = make_survey(organization)
     return survey.questions.order_by("position").first()
 
 
