@@ -629,6 +629,7 @@ def message_send(
     membership: Membership,
     idempotency_key: str,
     body: str | None = None,
+    first_message: bool = False,
     now: dt.datetime | None = None,
 ) -> tuple[Message, bool]:
     """One human click: queue one message in the outbox. Returns (message, created).
@@ -644,7 +645,8 @@ def message_send(
         raise SendRefusedError(
             _("This conversation is assigned to another texter."), code="not_assigned"
         )
-    first = conversation.status == Conversation.Status.NEW
+    # The texter's "send the first message" click: always the same key, whatever the state.
+    first = first_message or conversation.status == Conversation.Status.NEW
     if first:
         key = f"first:{conversation.pk}"
         text = first_message_text(conversation=conversation, membership=membership)
@@ -671,6 +673,10 @@ def message_send(
                 ).first()
                 if found is not None:
                     return found, False
+                if locked.status != Conversation.Status.OPTED_OUT:
+                    raise SendRefusedError(
+                        _("This conversation has already started."), code="started"
+                    )
             send_check(conversation=conversation, now=now)
             account = _account_for(conversation.campaign)
             pool = _sender_pool(conversation.campaign, account)
@@ -799,7 +805,7 @@ def outbox_dispatch(
             provider_message_id=result.provider_message_id,
             status=Message.Status.QUEUED,
             segments=result.segments,
-            sent_at=now,
+            sent_at=timezone.now(),
             next_attempt_at=None,
             error_code="",
             error_message="",

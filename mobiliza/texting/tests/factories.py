@@ -53,8 +53,13 @@ def make_campaign(
     from mobiliza.providers.tests.factories import make_account, make_sender
     from mobiliza.texting.services import campaign_create, campaign_set_status
 
-    account = make_account(organization, **(account_options or {}))
-    make_sender(organization, "+351910000001", account=account)
+    from mobiliza.providers.models import ProviderAccount, SenderNumber
+
+    account = ProviderAccount.objects.filter(organization=organization, is_default=True).first()
+    if account is None:
+        account = make_account(organization, **(account_options or {}))
+    if not SenderNumber.objects.filter(organization=organization).exists():
+        make_sender(organization, "+351910000001", account=account)
     crowd = make_people(organization, people)
     values.setdefault("name", "GOTV texting")
     values.setdefault("first_message", "Hi {first_name}, it's {agent_first_name}. Will you vote?")
