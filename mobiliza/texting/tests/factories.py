@@ -50,10 +50,9 @@ def make_campaign(
     account_options: dict[str, Any] | None = None,
     **values: Any,
 ) -> Any:
+    from mobiliza.providers.models import ProviderAccount, SenderNumber
     from mobiliza.providers.tests.factories import make_account, make_sender
     from mobiliza.texting.services import campaign_create, campaign_set_status
-
-    from mobiliza.providers.models import ProviderAccount, SenderNumber
 
     account = ProviderAccount.objects.filter(organization=organization, is_default=True).first()
     if account is None:

@@ -108,7 +108,7 @@ OPS = st.lists(
         st.sampled_from(["send", "reply", "stop", "new_campaign", "tick"]),
         st.integers(min_value=0, max_value=2),  # which person
         st.integers(min_value=0, max_value=1),  # which campaign
-        st.sampled_from(ALL_KEYWORDS + ["stop please", "Arrêt!!", "PARAR."]),
+        st.sampled_from([*ALL_KEYWORDS, "stop please", "Arrêt!!", "PARAR."]),
     ),
     min_size=3,
     max_size=18,
@@ -129,11 +129,20 @@ def test_never_again_after_an_opt_out(ops: list[tuple[str, int, int, str]], org:
     from django.db import transaction
 
     from mobiliza.providers.services import simulator_inbound, simulator_tick
-    from mobiliza.texting.services import SendRefusedError, assignment_request, message_send
-    from mobiliza.texting.tests.factories import make_campaign, make_texter
-
-    from mobiliza.texting.services import campaign_set_status, campaign_update, texter_add
-    from mobiliza.texting.tests.factories import make_people, make_segment
+    from mobiliza.texting.services import (
+        SendRefusedError,
+        assignment_request,
+        campaign_set_status,
+        campaign_update,
+        message_send,
+        texter_add,
+    )
+    from mobiliza.texting.tests.factories import (
+        make_campaign,
+        make_people,
+        make_segment,
+        make_texter,
+    )
 
     sid = transaction.savepoint()
     try:
