@@ -393,7 +393,7 @@ def queue_explain(
         outside_hours=Count("id", filter=due & ~Q(time_zone__in=zones)),
         personal_others=Count("id", filter=due & Q(time_zone__in=zones) & personal_other),
         ready_now=Count("id", filter=due & Q(time_zone__in=zones) & ~personal_other),
-        next_wait=Min("available_at", filter=waiting),
+        next_wait=Min("available_at", filter=ready & Q(available_at__gt=now)),
     )
     reasons = {
         "ready_now": agg["ready_now"],

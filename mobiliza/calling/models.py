@@ -95,6 +95,22 @@ class CallOperation(OrganizationScopedModel):
     source = models.CharField(
         _("source"), max_length=10, choices=PersonList.choices, default=PersonList.CONTACTS
     )
+    survey = models.ForeignKey(
+        "surveys.Survey",
+        verbose_name=_("survey"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    key_question = models.ForeignKey(
+        "surveys.Question",
+        verbose_name=_("key question"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
     starts_on = models.DateField(_("start date"), null=True, blank=True)
     ends_at = models.DateTimeField(_("end date and time"), null=True, blank=True)
     window_start = models.TimeField(_("calls from"), default=dt.time(9, 0))

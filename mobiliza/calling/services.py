@@ -783,3 +783,35 @@ def _answers_save(
         source_type="call_attempt",
         source_id=source_id,
     )
+
+
+def list_preview(*, operation: CallOperation) -> dict[str, int]:
+    """How many targets the list would give now, after blocking (without building it)."""
+    from django.db.models import Exists, OuterRef, Q
+
+    from mobiliza.calling.dispenser import rule_people, segment_people
+    from mobiliza.people.models import PersonPhone
+
+    people = segment_people(
+        organization=operation.organization, source=operation.source, segment=operation.segment
+    )
+    with_phone = people.filter(
+        Exists(PersonPhone.objects.filter(person=OuterRef("pk"), is_valid=True).exclude(e164=""))
+    )
+    kept = with_phone.filter(do_not_contact=False)
+    for rule in operation.blocking_rules.all():
+        ids = rule_people(rule, operation.organization)
+        if ids is None:
+            continue
+        field_name = "id" if rule.kind == BlockingRule.Kind.NO_CONSENT else "person_id"
+        blocked = Q(id__in=ids.values(field_name))
+        if rule.apply_to_household:
+            blocked |= Q(
+                household_id__in=Person.objects.filter(
+                    organization=operation.organization,
+                    id__in=ids.values(field_name),
+                    household__isnull=False,
+                ).values("household_id")
+            )
+        kept = kept.exclude(blocked)
+    return {"in_list": people.count(), "with_phone": with_phone.count(), "targets": kept.count()}

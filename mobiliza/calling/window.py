@@ -71,17 +71,24 @@ def next_opening(window: Window, zone_name: str, now: dt.datetime) -> dt.datetim
         day = local_now.date() + dt.timedelta(days=offset)
         if day.weekday() not in window.days:
             continue
-        candidate = dt.datetime.combine(day, window.start, tzinfo=tz)
-        # Normalize through UTC: a non-existent local time (spring forward) moves forward.
-        instant = candidate.astimezone(dt.UTC)
-        if instant < now:
-            continue
-        if inside(window, zone_name, instant):
-            return instant
-        # The start fell in a DST gap: the window opens at the first valid minute after it.
-        probe = instant
-        for _ in range(180):
-            probe += dt.timedelta(minutes=1)
+        # A local start time skipped by a DST jump (or repeated by a fall back) has two readings:
+        # try both, then walk minute by minute to the first instant that is really inside.
+        readings = sorted(
+            {
+                dt.datetime.combine(day, window.start, tzinfo=tz)
+                .replace(fold=fold)
+                .astimezone(dt.UTC)
+                for fold in (0, 1)
+            }
+        )
+        for reading in readings:
+            probe = max(reading, now)
             if inside(window, zone_name, probe):
                 return probe
+            # Window edges are whole minutes: walk on the minute grid.
+            probe = probe.replace(second=0, microsecond=0) + dt.timedelta(minutes=1)
+            for _ in range(181):
+                if inside(window, zone_name, probe):
+                    return probe
+                probe += dt.timedelta(minutes=1)
     return None

@@ -76,3 +76,20 @@ def manifest(request: HttpRequest) -> JsonResponse:
         },
         content_type="application/manifest+json",
     )
+
+
+def service_worker(request: HttpRequest) -> HttpResponse:
+    """The service worker, served from the site root so its scope is the whole app."""
+    from django.contrib.staticfiles import finders
+
+    path = finders.find("web/sw.js")
+    if not path:
+        from django.conf import settings
+
+        path = str(settings.STATIC_ROOT / "web" / "sw.js")
+    with open(path, encoding="utf-8") as handle:  # noqa: PTH123
+        body = handle.read()
+    response = HttpResponse(body, content_type="application/javascript; charset=utf-8")
+    response["Service-Worker-Allowed"] = "/"
+    response["Cache-Control"] = "no-cache"
+    return response
