@@ -39,6 +39,11 @@ class FilterParam:
     required: bool = True
     choices: tuple[tuple[str, str | _StrPromise], ...] = ()
     help: str | _StrPromise = ""
+    #: Choices that depend on the organization's data (its surveys, questions...), for the
+    #: builder's select; `(organization) -> [(value, label), ...]`.
+    options: Callable[[Organization], list[tuple[str, str]]] | None = field(
+        default=None, compare=False
+    )
 
 
 BuildQ = Callable[["Organization", Mapping[str, Any]], Q]
