@@ -19,7 +19,13 @@ from django.utils import timezone
 from mobiliza.people.models import Household, Person
 from mobiliza.people.normalize import address_key
 
-__all__ = ["household_assign_person", "household_key_for", "households_assign_from_table"]
+__all__ = [
+    "household_assign_person",
+    "household_key_for",
+    "households_assign_from_table",
+    "households_create_for_table",
+    "households_delete_empty",
+]
 
 
 def household_key_for(person: Person) -> str:
@@ -63,28 +69,27 @@ def household_assign_person(*, person: Person) -> Household | None:
     return household
 
 
-def households_assign_from_table(*, organization_id: int, table: str) -> int:
-    """Group people listed in `table` into households by address key, set-based.
+def _uuid_sql() -> str:
+    return (
+        "gen_random_uuid()" if connection.vendor == "postgresql" else "lower(hex(randomblob(16)))"
+    )
 
-    `table` (a trusted identifier: a staging table of the import) has the columns
-    person_id, address_key, street, postcode, city. People with an empty key leave their
-    household. Runs in the caller's transaction; returns the number of households created."""
+
+def households_create_for_table(*, organization_id: int, table: str, condition: str = "1=1") -> int:
+    """Create the missing households for the address keys in `table` (rows matching the SQL
+    `condition`, a trusted string over alias `k`). Returns how many were created."""
     household_t = Household._meta.db_table
-    person_t = Person._meta.db_table
     now = connection.ops.adapt_datetimefield_value(timezone.now())
-    postgres = connection.vendor == "postgresql"
-    new_uuid = "gen_random_uuid()" if postgres else "lower(hex(randomblob(16)))"
-    distinct = "IS DISTINCT FROM" if postgres else "IS NOT"
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
             INSERT INTO {household_t}
                 (public_id, created_at, updated_at, organization_id, address_key, street,
                  postcode, city)
-            SELECT {new_uuid}, %s, %s, %s, k.address_key, MIN(k.street), MIN(k.postcode),
-                   MIN(k.city)
+            SELECT {_uuid_sql()}, %s, %s, %s, k.address_key, MIN(COALESCE(k.street, '')),
+                   MIN(COALESCE(k.postcode, '')), MIN(COALESCE(k.city, ''))
             FROM {table} k
-            WHERE k.address_key <> ''
+            WHERE k.address_key IS NOT NULL AND k.address_key <> '' AND ({condition})
               AND NOT EXISTS (
                 SELECT 1 FROM {household_t} h
                 WHERE h.organization_id = %s AND h.address_key = k.address_key)
@@ -92,8 +97,38 @@ def households_assign_from_table(*, organization_id: int, table: str) -> int:
             """,  # noqa: S608 - identifiers are ours, values are parameters
             [now, now, organization_id, organization_id],
         )
-        created = max(cursor.rowcount, 0)
-        # Remember which households people leave, to delete those left empty.
+        return max(cursor.rowcount, 0)
+
+
+def households_delete_empty(*, organization_id: int) -> int:
+    """Delete the organization's households that no longer have members."""
+    household_t = Household._meta.db_table
+    person_t = Person._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            DELETE FROM {household_t}
+            WHERE organization_id = %s
+              AND NOT EXISTS (SELECT 1 FROM {person_t} p WHERE p.household_id = {household_t}.id)
+            """,  # noqa: S608
+            [organization_id],
+        )
+        return max(cursor.rowcount, 0)
+
+
+def households_assign_from_table(*, organization_id: int, table: str) -> int:
+    """Group people listed in `table` into households by address key, set-based.
+
+    `table` (a trusted identifier: a staging table) has the columns person_id, address_key,
+    street, postcode, city. People with an empty key leave their household. Runs in the
+    caller's transaction; returns the number of households created."""
+    household_t = Household._meta.db_table
+    person_t = Person._meta.db_table
+    distinct = "IS DISTINCT FROM" if connection.vendor == "postgresql" else "IS NOT"
+    created = households_create_for_table(
+        organization_id=organization_id, table=table, condition="k.person_id IS NOT NULL"
+    )
+    with connection.cursor() as cursor:
         cursor.execute(
             f"""
             UPDATE {person_t} SET household_id = h.id
@@ -109,17 +144,11 @@ def households_assign_from_table(*, organization_id: int, table: str) -> int:
             f"""
             UPDATE {person_t} SET household_id = NULL
             WHERE household_id IS NOT NULL
-              AND id IN (SELECT person_id FROM {table} WHERE address_key = '')
+              AND id IN (SELECT k.person_id FROM {table} k
+                         WHERE k.address_key IS NULL OR k.address_key = '')
             """,  # noqa: S608
         )
         moved += cursor.rowcount
-        if moved:
-            cursor.execute(
-                f"""
-                DELETE FROM {household_t}
-                WHERE organization_id = %s
-                  AND NOT EXISTS (SELECT 1 FROM {person_t} p WHERE p.household_id = {household_t}.id)
-                """,  # noqa: S608
-                [organization_id],
-            )
+    if moved:
+        households_delete_empty(organization_id=organization_id)
     return created

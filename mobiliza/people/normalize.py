@@ -19,6 +19,7 @@ import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 import phonenumbers
 from phonenumbers import PhoneNumberType
@@ -56,46 +57,168 @@ class PhoneResult:
 _MOBILE_TYPES = {PhoneNumberType.MOBILE, PhoneNumberType.PAGER}
 _LANDLINE_TYPES = {PhoneNumberType.FIXED_LINE}
 _UNKNOWN_TZ = phone_timezone.UNKNOWN_TIMEZONE
+_FORMATTING = str.maketrans("", "", " -./()\t")
 
 
-def _phone_kind(number: phonenumbers.PhoneNumber) -> str:
-    kind = phonenumbers.number_type(number)
-    if kind in _MOBILE_TYPES:
+def _kind_of(number_type: int) -> str:
+    if number_type in _MOBILE_TYPES:
         return KIND_MOBILE
-    if kind in _LANDLINE_TYPES:
+    if number_type in _LANDLINE_TYPES:
         return KIND_LANDLINE
-    if kind == PhoneNumberType.FIXED_LINE_OR_MOBILE:
+    if number_type == PhoneNumberType.FIXED_LINE_OR_MOBILE:
         # The US and Canada don't distinguish: call it mobile (the common case, and texting
         # providers check reachability at send time anyway).
         return KIND_MOBILE
     return KIND_OTHER
 
 
+@lru_cache(maxsize=512)
+def _region_shape(region: str) -> tuple[int, frozenset[int], str] | None:
+    """(country code, national lengths, national prefix) of a region, for the fast path."""
+    metadata = phonenumbers.PhoneMetadata.metadata_for_region(region)
+    if metadata is None or metadata.general_desc is None:
+        return None
+    lengths = frozenset(metadata.general_desc.possible_length or ())
+    return metadata.country_code or 0, lengths, metadata.national_prefix or ""
+
+
+def _parse(text: str, region: str) -> phonenumbers.PhoneNumber | None:
+    """libphonenumber's parse, with a fast path for the commonest case: a national number
+    written with digits and separators only, of a length the region uses, with no national
+    prefix or leading zero (then the national number is just those digits)."""
+    digits = text.translate(_FORMATTING)
+    if digits.isdigit() and digits[0] != "0":
+        shape = _region_shape(region)
+        if shape is not None:
+            code, lengths, prefix = shape
+            if len(digits) in lengths and not (prefix and digits.startswith(prefix)):
+                return phonenumbers.PhoneNumber(country_code=code, national_number=int(digits))
+    try:
+        return phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException:
+        return None
+
+
+_Desc = tuple[frozenset[int], re.Pattern[str]] | None
+_SPECIAL_TYPES = (
+    ("premium_rate", PhoneNumberType.PREMIUM_RATE),
+    ("toll_free", PhoneNumberType.TOLL_FREE),
+    ("shared_cost", PhoneNumberType.SHARED_COST),
+    ("voip", PhoneNumberType.VOIP),
+    ("personal_number", PhoneNumberType.PERSONAL_NUMBER),
+    ("pager", PhoneNumberType.PAGER),
+    ("uan", PhoneNumberType.UAN),
+    ("voicemail", PhoneNumberType.VOICEMAIL),
+)
+
+
+def _desc(desc: Any) -> _Desc:
+    if desc is None or not desc.national_number_pattern:
+        return None
+    return frozenset(desc.possible_length or ()), re.compile(desc.national_number_pattern)
+
+
+@lru_cache(maxsize=512)
+def _region_types(
+    region: str,
+) -> tuple[int, _Desc, list[tuple[_Desc, int]], _Desc, _Desc, bool] | None:
+    """A region's number-type patterns, compiled once."""
+    md = phonenumbers.PhoneMetadata.metadata_for_region(region)
+    if md is None:
+        return None
+    return (
+        md.country_code or 0,
+        _desc(md.general_desc),
+        [(_desc(getattr(md, name, None)), kind) for name, kind in _SPECIAL_TYPES],
+        _desc(md.fixed_line),
+        _desc(md.mobile),
+        bool(md.same_mobile_and_fixed_line_pattern),
+    )
+
+
+def _matches(nsn: str, desc: _Desc) -> bool:
+    if desc is None:
+        return False
+    lengths, pattern = desc
+    if lengths and len(nsn) not in lengths:
+        return False
+    return pattern.fullmatch(nsn) is not None
+
+
+def _type_in_region(nsn: str, compiled: tuple[Any, ...]) -> int:
+    """libphonenumber's number-type rules (same order) over precompiled patterns."""
+    _code, general, specials, fixed, mobile, same = compiled
+    if not _matches(nsn, general):
+        return int(PhoneNumberType.UNKNOWN)
+    for desc, kind in specials:
+        if _matches(nsn, desc):
+            return int(kind)
+    if _matches(nsn, fixed):
+        if same or _matches(nsn, mobile):
+            return int(PhoneNumberType.FIXED_LINE_OR_MOBILE)
+        return int(PhoneNumberType.FIXED_LINE)
+    if not same and _matches(nsn, mobile):
+        return int(PhoneNumberType.MOBILE)
+    return int(PhoneNumberType.UNKNOWN)
+
+
+def _number_type(number: phonenumbers.PhoneNumber, region: str) -> int:
+    """libphonenumber's number type, trying the default region first with precompiled patterns
+    (the generic lookup recompiles through a cache and, for a code shared by many regions such
+    as +1, tests every region in turn; most numbers of a file are from the organization's own
+    country). Falls back to libphonenumber itself."""
+    compiled = _region_types(region)
+    if compiled is not None and compiled[0] == number.country_code:
+        found = _type_in_region(phonenumbers.national_significant_number(number), compiled)
+        if found != PhoneNumberType.UNKNOWN:
+            return found
+    return int(phonenumbers.number_type(number))
+
+
+def _zones(number: phonenumbers.PhoneNumber, number_type: int) -> str:
+    """The single time zone of a valid number of this type, or "" (unknown or several)."""
+    if phonenumbers.is_number_type_geographical(number_type, number.country_code or 0):
+        zones = phone_timezone.time_zones_for_geographical_number(number)
+    else:
+        zones = phone_timezone.time_zones_for_number(number)
+    found = [z for z in zones if z != _UNKNOWN_TZ]
+    return found[0] if len(found) == 1 else ""
+
+
+def _invalid(text: str) -> PhoneResult:
+    return PhoneResult(raw=text, e164="", kind=KIND_OTHER, is_valid=False)
+
+
 @lru_cache(maxsize=262_144)
-def normalize_phone(raw: str, default_region: str = "PT") -> PhoneResult:
+def normalize_phone(
+    raw: str, default_region: str = "PT", *, with_time_zone: bool = True
+) -> PhoneResult:
     """Parse `raw` with libphonenumber using `default_region` for numbers written without +code.
+
+    `with_time_zone=False` skips the time zone lookup (bulk imports look it up only for people
+    without an address).
 
     >>> normalize_phone("912 345 678", "PT").e164
     '+351912345678'
     """
     text = (raw or "").strip()[:MAX_RAW_PHONE]
     if not any(ch.isdigit() for ch in text):
-        return PhoneResult(raw=text, e164="", kind=KIND_OTHER, is_valid=False)
+        return _invalid(text)
     region = (default_region or "PT").upper()
-    try:
-        number = phonenumbers.parse(text, region)
-    except phonenumbers.NumberParseException:
-        return PhoneResult(raw=text, e164="", kind=KIND_OTHER, is_valid=False)
-    if not phonenumbers.is_valid_number(number):
-        return PhoneResult(raw=text, e164="", kind=KIND_OTHER, is_valid=False)
-    e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-    zones = [z for z in phone_timezone.time_zones_for_number(number) if z != _UNKNOWN_TZ]
+    number = _parse(text, region)
+    if number is None:
+        return _invalid(text)
+    # A number is valid exactly when libphonenumber finds its type (this is what
+    # is_valid_number checks, so it's done once).
+    number_type = _number_type(number, region)
+    if number_type == PhoneNumberType.UNKNOWN:
+        return _invalid(text)
     return PhoneResult(
         raw=text,
-        e164=e164,
-        kind=_phone_kind(number),
+        e164=phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164),
+        kind=_kind_of(number_type),
         is_valid=True,
-        time_zone=zones[0] if len(zones) == 1 else "",
+        time_zone=_zones(number, number_type) if with_time_zone else "",
     )
 
 
@@ -108,8 +231,10 @@ def phone_time_zone(e164: str) -> str:
         number = phonenumbers.parse(e164, None)
     except phonenumbers.NumberParseException:
         return ""
-    zones = [z for z in phone_timezone.time_zones_for_number(number) if z != _UNKNOWN_TZ]
-    return zones[0] if len(zones) == 1 else ""
+    number_type = phonenumbers.number_type(number)
+    if number_type == PhoneNumberType.UNKNOWN:
+        return ""
+    return _zones(number, number_type)
 
 
 # --- time zone from the address ---------------------------------------------------------------

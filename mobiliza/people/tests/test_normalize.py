@@ -116,3 +116,21 @@ def test_address_key_differs_between_addresses_and_needs_a_street() -> None:
     assert address_key(street="Rua Direita 1", city="Braga") != address_key(
         street="Rua Direita 1", city="Faro"
     )
+
+
+def test_fast_type_lookup_agrees_with_libphonenumber() -> None:
+    import random
+
+    import phonenumbers
+
+    rng = random.Random(3)
+    for region, length in (("PT", 9), ("US", 10), ("FR", 9), ("ES", 9), ("BR", 11), ("GB", 10)):
+        for _ in range(3000):
+            digits = str(rng.randint(10 ** (length - 1), 10**length - 1))
+            result = normalize_phone(digits, region, with_time_zone=False)
+            number = phonenumbers.parse(digits, region)
+            valid = phonenumbers.is_valid_number(number)
+            assert result.is_valid == valid, (region, digits)
+            if valid:
+                expected = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+                assert result.e164 == expected

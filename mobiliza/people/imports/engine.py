@@ -1,0 +1,687 @@
+"""The import pipeline: stream the file, parse and normalize rows on every core, load them into
+staging tables, then apply them to people with a few set-based SQL statements.
+
+    file ──► reader.iter_chunks ──► worker processes (rows.process_chunk) ──► staging tables
+          (record boundaries)       (csv, phones, time zone, address key)     (COPY / executemany)
+
+    staging ──► one transaction: later-row-wins dedupe, matching (external id, phone, email),
+                households, INSERT ... SELECT new people, UPDATE ... FROM matched people,
+                phones, tags, custom fields ──► commit (or roll back: nothing half-applied)
+
+Staging tables are ordinary UNLOGGED tables on PostgreSQL (so progress can be committed while
+they fill) and ordinary tables on SQLite, named after the job and dropped at the end.
+"""
+
+# SQL here is built from our own table and column names; every value is a parameter.
+# ruff: noqa: S608
+
+from __future__ import annotations
+
+import csv
+import io
+import multiprocessing
+import os
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from django.db import connection, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from mobiliza.people.households import households_create_for_table, households_delete_empty
+from mobiliza.people.imports.messages import problem_message
+from mobiliza.people.imports.reader import CHUNK_BYTES, FileFormat, ImportFileError, iter_chunks
+from mobiliza.people.imports.rows import (
+    PEOPLE_COLUMNS,
+    PHONE_COLUMNS,
+    TAG_COLUMNS,
+    VOTE_COLUMNS,
+    ChunkOut,
+    ParseConfig,
+    _Plan,
+    init_worker,
+    process_chunk,
+    process_chunk_in_worker,
+)
+from mobiliza.people.models import (
+    CustomField,
+    Election,
+    Household,
+    Person,
+    PersonPhone,
+    PersonTag,
+    Tag,
+    VoteRecord,
+)
+
+PARALLEL_MIN_BYTES = 8 * 1024 * 1024
+MAX_REPORTED_PROBLEMS = 200_000
+
+ProgressCallback = Callable[[str, int, int | None], None]
+
+_COLUMN_TYPES = {
+    "row_num": "bigint",
+    "latitude": "double precision",
+    "longitude": "double precision",
+    "birth_date": "date",
+    "birth_year": "integer",
+    "support_level": "integer",
+    "donations_this_year": "numeric(12,2)",
+    "consent_phone": "boolean",
+    "consent_sms": "boolean",
+    "consent_email": "boolean",
+    "do_not_contact": "boolean",
+    "is_valid": "boolean",
+    "position": "integer",
+    "election_date": "date",
+}
+# Targets whose value is a Person column of the same name.
+_DIRECT = [
+    c
+    for c in PEOPLE_COLUMNS
+    if c not in {"row_num", "dkey", "phone_key", "custom_fields", "time_zone", "address_key"}
+]
+
+
+class ImportAbortedError(Exception):
+    """The import stopped; nothing was applied. The message is for the organizer."""
+
+
+@dataclass
+class RunResult:
+    counts: dict[str, int] = field(default_factory=dict)
+    problems: int = 0
+    report_path: Path | None = None
+    encoding: str = ""
+    delimiter: str = ""
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+class _Report:
+    """The per-row error report: a CSV of (row, column, reason), written as problems arrive."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.count = 0
+        self._fh = path.open("w", encoding="utf-8", newline="")
+        self._writer = csv.writer(self._fh)
+        self._writer.writerow([_("row"), _("column"), _("reason")])
+
+    def add(self, line: int, column: str, code: str, params: dict[str, Any]) -> None:
+        self.count += 1
+        if self.count <= MAX_REPORTED_PROBLEMS:
+            self._writer.writerow([line, column, problem_message(code, params)])
+
+    def close(self) -> None:
+        if self.count > MAX_REPORTED_PROBLEMS:
+            self._writer.writerow(
+                [
+                    "",
+                    "",
+                    _("… and %(n)d more problems not listed.")
+                    % {"n": self.count - MAX_REPORTED_PROBLEMS},
+                ]
+            )
+        self._fh.close()
+
+
+def _postgres() -> bool:
+    return connection.vendor == "postgresql"
+
+
+def _ddl(name: str, columns: tuple[str, ...], extra: str = "") -> str:
+    pg = _postgres()
+    parts = []
+    for col in columns:
+        kind = _COLUMN_TYPES.get(col, "text")
+        if not pg:
+            kind = {"double precision": "real", "bigint": "integer"}.get(kind, kind)
+            if col == "row_num" and name.endswith("_m"):
+                kind = "integer PRIMARY KEY"
+        parts.append(f"{col} {kind}")
+    unlogged = "UNLOGGED " if pg else ""
+    return f"CREATE {unlogged}TABLE {name} ({', '.join(parts)}{extra})"
+
+
+class _Stage:
+    """The job's staging tables: `_m` (people or votes), `_ph` (phones), `_tg` (tags)."""
+
+    def __init__(self, job_pk: int, kind: str) -> None:
+        base = f"imp_stage_{int(job_pk)}"
+        self.main, self.phones, self.tags = f"{base}_m", f"{base}_ph", f"{base}_tg"
+        self.kind = kind
+
+    def create(self) -> None:
+        self.drop()
+        with connection.cursor() as cur:
+            if self.kind == "people":
+                cur.execute(
+                    _ddl(
+                        self.main,
+                        PEOPLE_COLUMNS,
+                        ", action text, match_id bigint, person_id bigint",
+                    )
+                )
+                cur.execute(_ddl(self.phones, PHONE_COLUMNS))
+                cur.execute(_ddl(self.tags, TAG_COLUMNS))
+            else:
+                cur.execute(_ddl(self.main, VOTE_COLUMNS, ", person_id bigint"))
+
+    def drop(self) -> None:
+        with connection.cursor() as cur:
+            for name in (self.main, self.phones, self.tags):
+                cur.execute(f"DROP TABLE IF EXISTS {name}")
+
+    def write(self, out: ChunkOut) -> None:
+        if self.kind == "people":
+            targets = [
+                (self.main, PEOPLE_COLUMNS, out.main),
+                (self.phones, PHONE_COLUMNS, out.phones),
+                (self.tags, TAG_COLUMNS, out.tags),
+            ]
+        else:
+            targets = [(self.main, VOTE_COLUMNS, out.main)]
+        if _postgres():
+            with connection.cursor() as cur:
+                raw = cur.cursor
+                for table, columns, payload in targets:
+                    if payload:
+                        with raw.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as cp:
+                            cp.write(payload)
+        else:
+            with transaction.atomic(), connection.cursor() as cur:
+                for table, columns, payload in targets:
+                    if payload:
+                        marks = ", ".join(["%s"] * len(columns))
+                        cur.executemany(
+                            f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})",
+                            payload,
+                        )
+
+    def analyze(self) -> None:
+        with connection.cursor() as cur:
+            if _postgres():
+                for name in (self.main, self.phones, self.tags):
+                    if self.kind == "people" or name == self.main:
+                        cur.execute(f"ANALYZE {name}")
+            else:
+                column = "dkey" if self.kind == "people" else "external_id"
+                cur.execute(f"CREATE INDEX {self.main}_k ON {self.main} ({column})")
+                cur.execute(f"ANALYZE {self.main}")
+
+
+def _chunk_results(
+    path: Path, fmt: FileFormat, cfg: ParseConfig, workers: int, chunk_bytes: int
+) -> Iterator[tuple[ChunkOut, int]]:
+    """Yield (parsed chunk, bytes consumed so far) in file order, with bounded memory."""
+    size = path.stat().st_size
+    with path.open("rb") as fh:
+        chunks = iter_chunks(
+            fh, start=fmt.data_offset, quotechar=fmt.quotechar, chunk_bytes=chunk_bytes
+        )
+        if workers <= 1 or size < PARALLEL_MIN_BYTES:
+            plan = _Plan(cfg)
+            done = fmt.data_offset
+            for data, line in chunks:
+                done += len(data)
+                yield process_chunk(plan, data, line), done
+            return
+        ctx = multiprocessing.get_context("spawn")
+        with ctx.Pool(workers, initializer=init_worker, initargs=(cfg,)) as pool:
+            pending: deque[tuple[Any, int]] = deque()
+            done = fmt.data_offset
+            for data, line in chunks:
+                done += len(data)
+                pending.append((pool.apply_async(process_chunk_in_worker, (data, line)), done))
+                if len(pending) >= workers * 2:
+                    result, upto = pending.popleft()
+                    yield result.get(), upto
+            while pending:
+                result, upto = pending.popleft()
+                yield result.get(), upto
+
+
+def _fatal_message(fatal: tuple[int, str, dict[str, Any]]) -> str:
+    line, code, params = fatal
+    return _("Line %(line)d: %(message)s") % {
+        "line": line,
+        "message": problem_message(code, params),
+    }
+
+
+def load_stage(
+    *,
+    stage: _Stage,
+    path: Path,
+    fmt: FileFormat,
+    cfg: ParseConfig,
+    report: _Report,
+    progress: ProgressCallback,
+    workers: int,
+    chunk_bytes: int = CHUNK_BYTES,
+) -> dict[str, Any]:
+    """Phase 1: parse the file into the staging tables. Returns the parse counts."""
+    totals: dict[str, Any] = {"rows": 0, "rejected": 0, "invalid_phones": 0}
+    tag_names: set[str] = set()
+    custom_keys: set[str] = set()
+    size = path.stat().st_size
+    last = 0.0
+    try:
+        for out, consumed in _chunk_results(path, fmt, cfg, workers, chunk_bytes):
+            if out.fatal is not None:
+                raise ImportAbortedError(_fatal_message(out.fatal))
+            stage.write(out)
+            totals["rows"] += out.rows
+            totals["rejected"] += out.rejected
+            totals["invalid_phones"] += out.invalid_phones
+            tag_names |= out.tag_names
+            custom_keys |= out.custom_keys
+            for problem in out.problems:
+                report.add(*problem)
+            now = time.monotonic()
+            if now - last > 0.5:
+                last = now
+                estimate = int(totals["rows"] * size / max(consumed, 1))
+                progress("reading", totals["rows"], estimate)
+    except ImportFileError as exc:
+        raise ImportAbortedError(str(exc)) from exc
+    totals["tag_names"] = tag_names
+    totals["custom_keys"] = custom_keys
+    return totals
+
+
+# --- phase 2: set-based apply ----------------------------------------------------------------
+
+
+def _now_param() -> Any:
+    return connection.ops.adapt_datetimefield_value(timezone.now())
+
+
+def _uuid() -> str:
+    return "gen_random_uuid()" if _postgres() else "lower(hex(randomblob(16)))"
+
+
+def _dedupe(cur: Any, table: str, partition: str, where: str) -> None:
+    cur.execute(
+        f"""
+        UPDATE {table} SET action = 'duplicate'
+        WHERE row_num IN (
+            SELECT d.row_num FROM (
+                SELECT row_num, ROW_NUMBER() OVER (PARTITION BY {partition} ORDER BY row_num DESC)
+                       AS rn
+                FROM {table} WHERE {where}) d
+            WHERE d.rn > 1)
+        """
+    )
+
+
+def _match(cur: Any, table: str, key: str, org_id: int, person_list: str) -> None:
+    """Set match_id of unmatched rows to the person with the same external id / phone / email
+    (the smallest id when several), in one hash join."""
+    person_t, phone_t = Person._meta.db_table, PersonPhone._meta.db_table
+    if key == "external_id":
+        source = f"""SELECT p.external_id AS k, MIN(p.id) AS id FROM {person_t} p
+                     WHERE p.organization_id = %s AND p.list = %s AND p.external_id <> ''
+                     GROUP BY p.external_id"""
+        column = "external_id"
+    elif key == "phone":
+        source = f"""SELECT ph.e164 AS k, MIN(p.id) AS id FROM {phone_t} ph
+                     JOIN {person_t} p ON p.id = ph.person_id
+                     WHERE ph.organization_id = %s AND p.list = %s AND ph.e164 <> ''
+                     GROUP BY ph.e164"""
+        column = "phone_key"
+    else:
+        source = f"""SELECT p.email AS k, MIN(p.id) AS id FROM {person_t} p
+                     WHERE p.organization_id = %s AND p.list = %s AND p.email <> ''
+                     GROUP BY p.email"""
+        column = "email"
+    cur.execute(
+        f"""
+        UPDATE {table} SET match_id = m.id
+        FROM ({source}) m
+        WHERE {table}.{column} = m.k AND {table}.action IS NULL AND {table}.match_id IS NULL
+        """,
+        [org_id, person_list],
+    )
+
+
+def _insert_columns(
+    org_id: int, person_list: str, org_tz: str, now: Any
+) -> tuple[list[str], list[str], list[Any]]:
+    """Person columns, the SELECT expressions over staging alias `s` / household `h`, params."""
+    columns: list[str] = []
+    exprs: list[str] = []
+    params: list[Any] = []
+    staged = set(_DIRECT)
+    for f in Person._meta.concrete_fields:
+        col = str(f.column)
+        if col == "id":
+            columns.append(col)
+            exprs.append("s.person_id")
+        elif col == "public_id":
+            columns.append(col)
+            exprs.append(_uuid())
+        elif col in {"created_at", "updated_at"}:
+            columns.append(col)
+            exprs.append("%s")
+            params.append(now)
+        elif col == "organization_id":
+            columns.append(col)
+            exprs.append("%s")
+            params.append(org_id)
+        elif col == "list":
+            columns.append(col)
+            exprs.append("%s")
+            params.append(person_list)
+        elif col == "household_id":
+            columns.append(col)
+            exprs.append("h.id")
+        elif col == "custom_fields":
+            columns.append(col)
+            exprs.append(
+                "COALESCE(s.custom_fields, '{}')::jsonb"
+                if _postgres()
+                else "COALESCE(s.custom_fields, '{}')"
+            )
+        elif col == "time_zone":
+            columns.append(col)
+            exprs.append("COALESCE(s.time_zone, %s)")
+            params.append(org_tz)
+        elif col in staged:
+            columns.append(col)
+            default = f.get_default()
+            if f.null and default is None:
+                exprs.append(f"s.{col}")
+            else:
+                exprs.append(f"COALESCE(s.{col}, %s)")
+                params.append(f.get_db_prep_save(default, connection))
+        else:
+            default = f.get_default()
+            if default is None and f.null:
+                continue
+            columns.append(col)
+            exprs.append("%s")
+            params.append(f.get_db_prep_save(default, connection))
+    return columns, exprs, params
+
+
+def _mapped_columns(mapping: dict[str, str], constants: dict[str, str]) -> set[str]:
+    targets = {t for t in mapping.values() if t} | set(constants)
+    cols = {t for t in targets if t in _DIRECT}
+    if "full_name" in targets:
+        cols |= {"first_name", "last_name"}
+    return cols
+
+
+def apply_people(
+    *,
+    stage: _Stage,
+    organization_id: int,
+    person_list: str,
+    org_tz: str,
+    mapping: dict[str, str],
+    constants: dict[str, str],
+    match: list[str],
+    on_match: str,
+    dry_run: bool,
+    tag_names: set[str],
+    custom_keys: dict[str, str],
+    report: _Report,
+) -> dict[str, int]:
+    """Phase 2 for people. Must run inside a transaction."""
+    t = stage.main
+    person_t = Person._meta.db_table
+    household_t = Household._meta.db_table
+    pg = _postgres()
+    now = _now_param()
+    counts: dict[str, int] = {}
+    with connection.cursor() as cur:
+        if pg:
+            cur.execute("SET LOCAL work_mem = '256MB'")
+        _dedupe(cur, t, "dkey", "dkey IS NOT NULL")
+        if Person.objects.filter(organization_id=organization_id, list=person_list).exists():
+            for key in match:
+                _match(cur, t, key, organization_id, person_list)
+        _dedupe(cur, t, "match_id", "match_id IS NOT NULL AND action IS NULL")
+        if dry_run:
+            cur.execute(
+                f"""SELECT CASE WHEN action IS NOT NULL THEN action
+                                WHEN match_id IS NULL THEN 'create' ELSE %s END, COUNT(*)
+                    FROM {t} GROUP BY 1""",
+                [on_match],
+            )
+            rows = cur.fetchall()
+        else:
+            if pg:
+                cur.execute("SELECT pg_get_serial_sequence(%s, 'id')", [person_t])
+                sequence = cur.fetchone()[0]
+                cur.execute(
+                    f"""UPDATE {t} SET
+                          action = CASE WHEN match_id IS NULL THEN 'create' ELSE %s END,
+                          person_id = CASE WHEN match_id IS NULL THEN nextval(%s::regclass)
+                                           WHEN %s = 'update' THEN match_id END
+                        WHERE action IS NULL""",
+                    [on_match, sequence, on_match],
+                )
+            else:
+                cur.execute(
+                    f"SELECT MAX(COALESCE((SELECT MAX(id) FROM {person_t}), 0), "
+                    "COALESCE((SELECT seq FROM sqlite_sequence WHERE name = %s), 0))",
+                    [person_t],
+                )
+                base = int(cur.fetchone()[0] or 0)
+                cur.execute(
+                    f"""UPDATE {t} SET action = 'create', person_id = %s + r.n
+                        FROM (SELECT row_num AS rn_, ROW_NUMBER() OVER (ORDER BY row_num) AS n
+                              FROM {t} WHERE action IS NULL AND match_id IS NULL) r
+                        WHERE {t}.row_num = r.rn_""",
+                    [base],
+                )
+                cur.execute(
+                    f"""UPDATE {t} SET action = %s,
+                          person_id = CASE WHEN %s = 'update' THEN match_id END
+                        WHERE action IS NULL""",
+                    [on_match, on_match],
+                )
+            cur.execute(f"SELECT action, COUNT(*) FROM {t} GROUP BY action")
+            rows = cur.fetchall()
+        for action, n in rows:
+            counts[
+                {"create": "created", "update": "updated", "skip": "skipped"}.get(action, action)
+            ] = n
+        counts.setdefault("created", 0)
+        counts.setdefault("updated", 0)
+        counts.setdefault("skipped", 0)
+        counts.setdefault("duplicate", 0)
+        if counts["duplicate"]:
+            cur.execute(
+                f"SELECT row_num, dkey FROM {t} WHERE action = 'duplicate' ORDER BY row_num "
+                f"LIMIT {MAX_REPORTED_PROBLEMS}"
+            )
+            labels = {"x": _("external id"), "p": _("phone"), "e": _("email")}
+            for row_num, dkey in cur.fetchall():
+                kind = (dkey or "x:")[0]
+                report.add(int(row_num), "", "duplicate", {"key": labels.get(kind, kind)})
+        if dry_run:
+            return counts
+
+        mapped = _mapped_columns(mapping, constants)
+        addressed = bool(mapped & {"street", "postcode", "city"})
+        if addressed:
+            counts["households_created"] = households_create_for_table(
+                organization_id=organization_id, table=t, condition="k.person_id IS NOT NULL"
+            )
+        hh_join = (
+            f"LEFT JOIN {household_t} h ON h.organization_id = %s AND h.address_key = s.address_key"
+        )
+        # New people.
+        columns, exprs, params = _insert_columns(organization_id, person_list, org_tz, now)
+        cur.execute(
+            f"""INSERT INTO {person_t} ({", ".join(columns)})
+                SELECT {", ".join(exprs)} FROM {t} s {hh_join}
+                WHERE s.action = 'create'""",
+            [*params, organization_id],
+        )
+        # Matched people: only the mapped columns; an empty cell keeps the stored value.
+        if counts["updated"]:
+            sets = [f"{c} = COALESCE(s.{c}, {person_t}.{c})" for c in sorted(mapped)]
+            sets.append(f"time_zone = COALESCE(s.time_zone, {person_t}.time_zone)")
+            sets.append(
+                f"custom_fields = {person_t}.custom_fields || COALESCE(s.custom_fields, '{{}}')::jsonb"
+                if pg
+                else f"custom_fields = json_patch({person_t}.custom_fields, COALESCE(s.custom_fields, '{{}}'))"
+            )
+            if addressed:
+                sets.append(
+                    f"household_id = CASE WHEN s.address_key IS NULL OR s.address_key = '' "
+                    f"THEN {person_t}.household_id ELSE h.id END"
+                )
+            sets.append("updated_at = %s")
+            cur.execute(
+                f"""UPDATE {person_t} SET {", ".join(sets)}
+                    FROM {t} s {hh_join}
+                    WHERE {person_t}.id = s.person_id AND s.action = 'update'""",
+                [now, organization_id],
+            )
+            if addressed:
+                households_delete_empty(organization_id=organization_id)
+        # Phones: new numbers only (an update never drops a stored number).
+        phone_t = PersonPhone._meta.db_table
+        cur.execute(
+            f"""INSERT INTO {phone_t} (organization_id, person_id, raw, e164, kind, is_valid,
+                                       position)
+                SELECT %s, s.person_id, ph.raw, ph.e164, ph.kind, ph.is_valid, ph.position
+                FROM {stage.phones} ph JOIN {t} s ON s.row_num = ph.row_num
+                WHERE s.action IN ('create', 'update')
+                  AND (s.action = 'create' OR NOT EXISTS (
+                      SELECT 1 FROM {phone_t} x WHERE x.person_id = s.person_id
+                        AND (x.raw = ph.raw OR (ph.e164 <> '' AND x.e164 = ph.e164))))""",
+            [organization_id],
+        )
+        counts["phones_added"] = max(cur.rowcount, 0)
+        # Tags.
+        if tag_names:
+            Tag.objects.bulk_create(
+                [Tag(organization_id=organization_id, name=n) for n in sorted(tag_names)],
+                ignore_conflicts=True,
+                batch_size=500,
+            )
+            tag_t, link_t = Tag._meta.db_table, PersonTag._meta.db_table
+            cur.execute(
+                f"""INSERT INTO {link_t} (person_id, tag_id, created_at)
+                    SELECT DISTINCT s.person_id, tg.id, %s
+                    FROM {stage.tags} st JOIN {t} s ON s.row_num = st.row_num
+                    JOIN {tag_t} tg ON tg.organization_id = %s AND tg.name = st.name
+                    WHERE s.action IN ('create', 'update')
+                    ON CONFLICT DO NOTHING""",
+                [now, organization_id],
+            )
+    # Custom field definitions for new keys (text).
+    existing = set(
+        CustomField.objects.filter(organization_id=organization_id).values_list("key", flat=True)
+    )
+    new = [k for k in sorted(custom_keys) if k not in existing]
+    CustomField.objects.bulk_create(
+        [
+            CustomField(
+                organization_id=organization_id, key=k, label=custom_keys[k][:120], position=100
+            )
+            for k in new
+        ],
+        ignore_conflicts=True,
+    )
+    counts["custom_fields_created"] = len(new)
+    return counts
+
+
+def apply_votes(
+    *, stage: _Stage, organization_id: int, dry_run: bool, report: _Report
+) -> dict[str, int]:
+    """Phase 2 for voting history. Must run inside a transaction."""
+    t = stage.main
+    person_t, election_t = Person._meta.db_table, Election._meta.db_table
+    vote_t = VoteRecord._meta.db_table
+    now = _now_param()
+    counts: dict[str, int] = {}
+    with connection.cursor() as cur:
+        for extra in ("AND p.list = 'electors'", ""):
+            cur.execute(
+                f"""UPDATE {t} SET person_id = (
+                        SELECT MIN(p.id) FROM {person_t} p
+                        WHERE p.organization_id = %s AND p.external_id = {t}.external_id {extra})
+                    WHERE person_id IS NULL""",
+                [organization_id],
+            )
+        cur.execute(f"SELECT COUNT(*) FROM {t} WHERE person_id IS NULL")
+        counts["unmatched"] = int(cur.fetchone()[0])
+        if counts["unmatched"]:
+            cur.execute(
+                f"SELECT row_num, external_id FROM {t} WHERE person_id IS NULL "
+                f"ORDER BY row_num LIMIT {MAX_REPORTED_PROBLEMS}"
+            )
+            for row_num, ext in cur.fetchall():
+                report.add(int(row_num), "", "no_person", {"value": ext})
+        cur.execute(
+            f"""SELECT COUNT(DISTINCT election_label) FROM {t}
+                WHERE NOT EXISTS (SELECT 1 FROM {election_t} e
+                                  WHERE e.organization_id = %s AND e.label = {t}.election_label)""",
+            [organization_id],
+        )
+        counts["elections_created"] = int(cur.fetchone()[0])
+        cur.execute(
+            f"""SELECT COUNT(*) FROM (SELECT DISTINCT person_id, election_label FROM {t}
+                WHERE person_id IS NOT NULL) d""",
+        )
+        counts["votes"] = int(cur.fetchone()[0])
+        if dry_run:
+            return counts
+        cur.execute(
+            f"""INSERT INTO {election_t} (public_id, created_at, updated_at, organization_id,
+                                          label, description, date)
+                SELECT {_uuid()}, %s, %s, %s, s.election_label, MAX(s.election_description),
+                       MAX(s.election_date)
+                FROM {t} s
+                WHERE NOT EXISTS (SELECT 1 FROM {election_t} e
+                                  WHERE e.organization_id = %s AND e.label = s.election_label)
+                GROUP BY s.election_label""",
+            [now, now, organization_id, organization_id],
+        )
+        cur.execute(
+            f"""INSERT INTO {vote_t} (organization_id, person_id, election_id, voting_method)
+                SELECT %s, s.person_id, e.id, s.voting_method FROM (
+                    SELECT person_id, election_label, voting_method,
+                           ROW_NUMBER() OVER (PARTITION BY person_id, election_label
+                                              ORDER BY row_num DESC) AS rn
+                    FROM {t} WHERE person_id IS NOT NULL) s
+                JOIN {election_t} e ON e.organization_id = %s AND e.label = s.election_label
+                WHERE s.rn = 1
+                ON CONFLICT (election_id, person_id)
+                DO UPDATE SET voting_method = excluded.voting_method""",
+            [organization_id, organization_id],
+        )
+    return counts
+
+
+def default_workers() -> int:
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+def summary_line(counts: dict[str, int]) -> str:
+    """One line of counts for the command and the job page."""
+    keys = [
+        ("created", _("created")),
+        ("updated", _("updated")),
+        ("skipped", _("skipped")),
+        ("duplicate", _("replaced by a later row")),
+        ("invalid_phones", _("invalid phones")),
+        ("errors", _("errors")),
+    ]
+    return ", ".join(f"{label}: {counts.get(key, 0)}" for key, label in keys)
+
+
+def csv_sample(text: str) -> list[list[str]]:  # pragma: no cover - debugging helper
+    return list(csv.reader(io.StringIO(text)))

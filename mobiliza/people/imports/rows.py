@@ -1,0 +1,473 @@
+"""Turning raw CSV records into staging rows. Runs in worker processes, so it imports no Django:
+only the csv module, `presets` and `normalize`.
+
+A chunk of bytes (ending at a record boundary) goes in; staging rows (as PostgreSQL COPY text or
+as tuples for SQLite), per-row problems and counts come out. Problems are codes with parameters,
+turned into translated messages by the main process (`messages.py`).
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import decimal
+import io
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from mobiliza.people.imports.presets import CUSTOM_PREFIX, PERSON_TARGETS, VOTE_TARGETS
+from mobiliza.people.normalize import address_key, country_time_zone, normalize_phone
+
+CSV_FIELD_LIMIT = 8 * 1024 * 1024
+MAX_FIELD_CHARS = 10_000
+csv.field_size_limit(CSV_FIELD_LIMIT)
+
+# Staging columns for people, in order. Names equal Person's columns where they map directly.
+PEOPLE_COLUMNS: tuple[str, ...] = (
+    "row_num", "dkey", "external_id", "phone_key", "email", "first_name", "middle_name",
+    "last_name", "street", "postcode", "city", "region", "country", "latitude", "longitude",
+    "birth_date", "birth_year", "gender", "language", "nationality", "polling_place",
+    "precinct", "voter_id", "registration_status", "support_level", "donations_this_year",
+    "consent_phone", "consent_sms", "consent_email", "do_not_contact", "notes", "custom_fields",
+    "time_zone", "address_key",
+)  # fmt: skip
+PHONE_COLUMNS: tuple[str, ...] = ("row_num", "position", "raw", "e164", "kind", "is_valid")
+TAG_COLUMNS: tuple[str, ...] = ("row_num", "name")
+VOTE_COLUMNS: tuple[str, ...] = (
+    "row_num", "external_id", "election_label", "election_description", "election_date",
+    "voting_method",
+)  # fmt: skip
+
+IDX = {name: i for i, name in enumerate(PEOPLE_COLUMNS)}
+MAX_LEN: dict[str, int] = {
+    "external_id": 64, "first_name": 100, "middle_name": 100, "last_name": 100, "email": 254,
+    "street": 255, "postcode": 32, "city": 120, "region": 120, "language": 16,
+    "nationality": 64, "polling_place": 200, "precinct": 100, "voter_id": 64,
+    "registration_status": 32, "notes": 10_000, "election_label": 64,
+    "election_description": 200, "voting_method": 64,
+}  # fmt: skip
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_DATE_ISO = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})")
+_DATE_SLASH = re.compile(r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})$")
+_TRUE = {"1", "y", "yes", "true", "t", "sim", "s", "oui", "o", "x", "✓"}
+_FALSE = {"0", "n", "no", "false", "f", "nao", "não", "non", ""}
+_GENDER = {
+    "m": "M", "male": "M", "h": "M", "homme": "M", "homem": "M", "masculino": "M",
+    "masculin": "M", "f": "F", "female": "F", "femme": "F", "mulher": "F", "feminino": "F",
+    "féminin": "F", "feminin": "F", "x": "X", "other": "X", "outro": "X", "autre": "X",
+    "nb": "X", "u": "", "unknown": "", "": "",
+}  # fmt: skip
+_COUNTRIES = {
+    "PORTUGAL": "PT", "FRANCE": "FR", "FRANCA": "FR", "FRANÇA": "FR", "SPAIN": "ES",
+    "ESPANHA": "ES", "ESPAGNE": "ES", "ESPAÑA": "ES", "USA": "US", "UNITED STATES": "US",
+    "ESTADOS UNIDOS": "US", "ETATS-UNIS": "US", "ÉTATS-UNIS": "US", "BRASIL": "BR",
+    "BRAZIL": "BR", "BRÉSIL": "BR", "BELGIQUE": "BE", "BELGIUM": "BE", "BÉLGICA": "BE",
+    "SUISSE": "CH", "SWITZERLAND": "CH", "SUÍÇA": "CH", "LUXEMBOURG": "LU", "LUXEMBURGO": "LU",
+    "ALEMANHA": "DE", "ALLEMAGNE": "DE", "GERMANY": "DE", "UNITED KINGDOM": "GB", "UK": "GB",
+    "REINO UNIDO": "GB", "ROYAUME-UNI": "GB", "ANGOLA": "AO", "MOÇAMBIQUE": "MZ",
+    "MOZAMBIQUE": "MZ", "CABO VERDE": "CV", "CAP-VERT": "CV", "ITALIA": "IT", "ITALY": "IT",
+    "ITALIE": "IT", "CANADA": "CA", "CANADÁ": "CA", "IRELAND": "IE", "IRLANDA": "IE",
+}  # fmt: skip
+
+
+@dataclass
+class ParseConfig:
+    """Everything a worker needs to turn records into staging rows (picklable)."""
+
+    kind: str  # "people" or "voting_history"
+    header: list[str]
+    mapping: dict[str, str]
+    encoding: str
+    delimiter: str
+    quotechar: str
+    region: str  # the organization's default country, for phone numbers and time zones
+    default_tz: str
+    match: list[str] = field(default_factory=lambda: ["external_id", "phone", "email"])
+    constants: dict[str, str] = field(default_factory=dict)
+    date_format: str = "dmy"  # or "mdy" (US files)
+    output: str = "rows"  # "copy" (PostgreSQL COPY text) or "rows" (tuples)
+
+
+@dataclass
+class ChunkOut:
+    main: Any  # people or votes: COPY text or list of tuples
+    phones: Any
+    tags: Any
+    rows: int = 0
+    rejected: int = 0
+    invalid_phones: int = 0
+    # (line, column, code, params)
+    problems: list[tuple[int, str, str, dict[str, Any]]] = field(default_factory=list)
+    fatal: tuple[int, str, dict[str, Any]] | None = None
+    tag_names: set[str] = field(default_factory=set)
+    custom_keys: set[str] = field(default_factory=set)
+    phone_cache_hits: int = 0
+
+
+class _Plan:
+    """The mapping compiled to column indexes, once per worker."""
+
+    def __init__(self, cfg: ParseConfig) -> None:
+        self.cfg = cfg
+        self.width = len(cfg.header)
+        targets = PERSON_TARGETS if cfg.kind == "people" else VOTE_TARGETS
+        self.by_target: dict[str, list[int]] = {}
+        self.custom: list[tuple[str, int]] = []
+        for index, col in enumerate(cfg.header):
+            target = cfg.mapping.get(col, "")
+            if not target:
+                continue
+            if target.startswith(CUSTOM_PREFIX):
+                self.custom.append((target[len(CUSTOM_PREFIX) :], index))
+            elif target in targets:
+                self.by_target.setdefault(target, []).append(index)
+        self.constants = {k: v for k, v in cfg.constants.items() if k in targets}
+        self.names = cfg.header
+
+
+def _escape_copy(value: str) -> str:
+    return (
+        value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+    )
+
+
+def _copy_line(values: tuple[Any, ...] | list[Any]) -> str:
+    parts: list[str] = []
+    plain = True
+    for v in values:
+        if v is None:
+            parts.append("\\N")
+        elif v is True:
+            parts.append("t")
+        elif v is False:
+            parts.append("f")
+        else:
+            s = v if type(v) is str else str(v)
+            if plain and ("\\" in s or "\t" in s or "\n" in s or "\r" in s):
+                plain = False
+            parts.append(s if plain else _escape_copy(s))
+    if not plain:
+        parts = [
+            "\\N"
+            if v is None
+            else ("t" if v is True else "f" if v is False else _escape_copy(str(v)))
+            for v in values
+        ]
+    return "\t".join(parts)
+
+
+def _parse_date(text: str, date_format: str) -> dt.date | None:
+    m = _DATE_ISO.match(text)
+    if m:
+        y, mo, d = int(m.group(1)), int(m.group(2)), int(m.group(3))
+    else:
+        m = _DATE_SLASH.match(text)
+        if not m:
+            return None
+        a, b, y = int(m.group(1)), int(m.group(2)), int(m.group(3))
+        mo, d = (a, b) if date_format == "mdy" else (b, a)
+    try:
+        return dt.date(y, mo, d)
+    except ValueError:
+        return None
+
+
+def _bool(text: str) -> bool | None:
+    low = text.strip().lower()
+    if low in _TRUE:
+        return True
+    if low in _FALSE:
+        return False
+    return None
+
+
+def _country(text: str) -> str | None:
+    up = text.strip().upper()
+    if len(up) == 2 and up.isalpha():
+        return up
+    return _COUNTRIES.get(up)
+
+
+_PLAN: _Plan | None = None
+
+
+def init_worker(cfg: ParseConfig) -> None:
+    """Pool initializer: compile the plan once per process."""
+    global _PLAN
+    _PLAN = _Plan(cfg)
+
+
+def process_chunk_in_worker(data: bytes, first_line: int) -> ChunkOut:
+    assert _PLAN is not None
+    return process_chunk(_PLAN, data, first_line)
+
+
+def process_chunk(plan: _Plan, data: bytes, first_line: int) -> ChunkOut:
+    cfg = plan.cfg
+    copy = cfg.output == "copy"
+    out = ChunkOut(main=[], phones=[], tags=[])
+    try:
+        text = data.decode(cfg.encoding)
+    except UnicodeDecodeError as exc:
+        line = first_line + data[: exc.start].count(b"\n")
+        out.fatal = (line, "bad_encoding", {"encoding": cfg.encoding.upper()})
+        return out
+    reader = csv.reader(
+        io.StringIO(text, newline=""), delimiter=cfg.delimiter, quotechar=cfg.quotechar
+    )
+    handler = _people_row if cfg.kind == "people" else _vote_row
+    width = plan.width
+    names = plan.names
+    problems = out.problems
+    start_line = first_line
+    while True:
+        try:
+            record = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            out.rows += 1
+            out.rejected += 1
+            problems.append((start_line, "", "unreadable", {"detail": str(exc)}))
+            start_line = first_line + reader.line_num
+            continue
+        line = start_line
+        start_line = first_line + reader.line_num
+        if not record or (len(record) == 1 and not record[0].strip()):
+            continue  # blank line
+        out.rows += 1
+        if len(record) != width:
+            out.rejected += 1
+            problems.append((line, "", "ragged", {"found": len(record), "expected": width}))
+            continue
+        if sum(map(len, record)) > MAX_FIELD_CHARS:
+            long_col = next((i for i, v in enumerate(record) if len(v) > MAX_FIELD_CHARS), -1)
+            if long_col >= 0:
+                out.rejected += 1
+                problems.append(
+                    (
+                        line,
+                        names[long_col],
+                        "too_long",
+                        {"length": len(record[long_col]), "max": MAX_FIELD_CHARS},
+                    )
+                )
+                continue
+        handler(plan, record, line, out)
+    if copy:
+        out.main = "".join(_copy_line(r) + "\n" for r in out.main)
+        out.phones = "".join(_copy_line(r) + "\n" for r in out.phones)
+        out.tags = "".join(_copy_line(r) + "\n" for r in out.tags)
+    return out
+
+
+def _joined(record: list[str], indexes: list[int]) -> str:
+    if len(indexes) == 1:
+        return record[indexes[0]].strip()
+    return " ".join(v for v in (record[i].strip() for i in indexes) if v)
+
+
+def _people_row(plan: _Plan, record: list[str], line: int, out: ChunkOut) -> None:
+    cfg = plan.cfg
+    names = plan.names
+    row: list[Any] = [None] * len(PEOPLE_COLUMNS)
+    row[0] = line
+    problems = out.problems
+    phones: list[tuple[str, Any]] = []
+    tags: list[str] = []
+    for target, value in plan.constants.items():
+        if target in IDX:
+            row[IDX[target]] = value[: MAX_LEN.get(target, 255)]
+    for target, indexes in plan.by_target.items():
+        kind = PERSON_TARGETS[target][1]
+        if kind == "phone":
+            for i in indexes:
+                raw = record[i].strip()
+                if raw:
+                    phones.append((names[i], raw))
+            continue
+        if kind == "tags":
+            for i in indexes:
+                for name in re.split(r"[,;]", record[i]):
+                    name = name.strip()[:80]
+                    if name and name not in tags:
+                        tags.append(name)
+            continue
+        value = _joined(record, indexes)
+        if not value:
+            continue
+        col = names[indexes[0]]
+        if kind == "text":
+            if target == "full_name":
+                first, _sep, last = value.rpartition(" ")
+                if not first:
+                    first, last = last, ""
+                row[IDX["first_name"]] = row[IDX["first_name"]] or first[:100]
+                row[IDX["last_name"]] = row[IDX["last_name"]] or last[:100]
+            else:
+                row[IDX[target]] = value[: MAX_LEN.get(target, 255)]
+        elif kind == "email":
+            email = value.lower()
+            if _EMAIL.match(email) and len(email) <= 254:
+                row[IDX["email"]] = email
+            else:
+                problems.append((line, col, "bad_email", {"value": value[:80]}))
+        elif kind == "country":
+            code = _country(value)
+            if code:
+                row[IDX["country"]] = code
+            else:
+                problems.append((line, col, "bad_country", {"value": value[:80]}))
+        elif kind in {"latitude", "longitude"}:
+            limit = 90.0 if kind == "latitude" else 180.0
+            try:
+                number = float(value.replace(",", "."))
+            except ValueError:
+                number = limit + 1
+            if -limit <= number <= limit:
+                row[IDX[target]] = number
+            else:
+                problems.append((line, col, "bad_coordinate", {"value": value[:40]}))
+        elif kind == "date":
+            date = _parse_date(value, cfg.date_format)
+            if date is not None and 1880 <= date.year <= 2100:
+                row[IDX[target]] = date.isoformat()
+            else:
+                problems.append((line, col, "bad_date", {"value": value[:40]}))
+        elif kind == "year":
+            if value.isdigit() and 1880 <= int(value) <= 2100:
+                row[IDX[target]] = int(value)
+            else:
+                problems.append((line, col, "bad_year", {"value": value[:40]}))
+        elif kind == "gender":
+            gender = _GENDER.get(value.lower())
+            if gender is None:
+                problems.append((line, col, "bad_gender", {"value": value[:40]}))
+            else:
+                row[IDX["gender"]] = gender
+        elif kind == "support":
+            if value.isdigit() and 1 <= int(value) <= 5:
+                row[IDX["support_level"]] = int(value)
+            else:
+                problems.append((line, col, "bad_support", {"value": value[:40]}))
+        elif kind == "decimal":
+            try:
+                amount = decimal.Decimal(value.replace(" ", "").replace(",", "."))
+            except decimal.InvalidOperation:
+                amount = decimal.Decimal(-1)
+            if amount.is_finite() and 0 <= amount < 10**10:
+                row[IDX[target]] = str(amount.quantize(decimal.Decimal("0.01")))
+            else:
+                problems.append((line, col, "bad_amount", {"value": value[:40]}))
+        elif kind == "bool":
+            flag = _bool(value)
+            if flag is None:
+                problems.append((line, col, "bad_bool", {"value": value[:40]}))
+            else:
+                row[IDX[target]] = flag
+    custom: dict[str, str] = {}
+    for key, i in plan.custom:
+        value = record[i].strip()
+        if value:
+            custom[key] = value[:1000]
+            out.custom_keys.add(key)
+    row[IDX["custom_fields"]] = json.dumps(custom, ensure_ascii=False) if custom else None
+
+    country = row[IDX["country"]] or ""
+    region = cfg.region
+    if len(country) == 2:
+        region = country
+    valid_e164: list[str] = []
+    phone_rows: list[tuple[Any, ...]] = []
+    for position, (col, raw) in enumerate(phones):
+        result = normalize_phone(raw, region, with_time_zone=False)
+        if result.is_valid:
+            if result.e164 in valid_e164:
+                continue
+            valid_e164.append(result.e164)
+        else:
+            out.invalid_phones += 1
+            problems.append((line, col, "bad_phone", {"value": raw[:64]}))
+        phone_rows.append((line, position, result.raw, result.e164, result.kind, result.is_valid))
+    row[IDX["phone_key"]] = valid_e164[0] if valid_e164 else None
+
+    if not (
+        row[IDX["first_name"]]
+        or row[IDX["last_name"]]
+        or row[IDX["external_id"]]
+        or row[IDX["email"]]
+        or phones
+    ):
+        out.rejected += 1
+        problems.append((line, "", "no_identity", {}))
+        return
+
+    dkey = ""
+    for key in cfg.match:
+        if key == "external_id" and row[IDX["external_id"]]:
+            dkey = "x:" + row[IDX["external_id"]]
+        elif key == "phone" and valid_e164:
+            dkey = "p:" + valid_e164[0]
+        elif key == "email" and row[IDX["email"]]:
+            dkey = "e:" + row[IDX["email"]]
+        if dkey:
+            break
+    row[IDX["dkey"]] = dkey or None
+
+    street = row[IDX["street"]] or ""
+    postcode = row[IDX["postcode"]] or ""
+    city = row[IDX["city"]] or ""
+    has_address = bool(street or postcode or city)
+    zone = ""
+    if country or has_address:
+        zone = country_time_zone(country or cfg.region, row[IDX["region"]] or "", postcode)
+    if not zone:
+        for _col, raw in phones:
+            zone = normalize_phone(raw, region).time_zone
+            if zone:
+                break
+    row[IDX["time_zone"]] = zone or cfg.default_tz or None
+    row[IDX["address_key"]] = address_key(
+        street=street, postcode=postcode, city=city, country=country
+    )
+    out.main.append(row)
+    out.phones.extend(phone_rows)
+    for name in tags:
+        out.tags.append((line, name))
+        out.tag_names.add(name)
+
+
+def _vote_row(plan: _Plan, record: list[str], line: int, out: ChunkOut) -> None:
+    cfg = plan.cfg
+    values: dict[str, str] = dict(plan.constants)
+    for target, indexes in plan.by_target.items():
+        values[target] = _joined(record, indexes)[: MAX_LEN.get(target, 200)]
+    ext = values.get("external_id", "")
+    label = values.get("election_label", "")
+    if not ext or not label:
+        out.rejected += 1
+        column = "" if ext else next(iter(plan.by_target.get("election_label", [])), -1)
+        out.problems.append(
+            (
+                line,
+                plan.names[column] if isinstance(column, int) and column >= 0 else "",
+                "vote_incomplete",
+                {},
+            )
+        )
+        return
+    date_text = values.get("election_date", "") or label
+    date = _parse_date(date_text.split(" ")[0], cfg.date_format)
+    out.main.append(
+        (
+            line,
+            ext,
+            label,
+            values.get("election_description", ""),
+            date.isoformat() if date else None,
+            values.get("voting_method", ""),
+        )
+    )
