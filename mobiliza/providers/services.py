@@ -480,3 +480,13 @@ def _ticker_loop() -> None:
             time.sleep(1.0)
     finally:
         connection.close()
+
+
+def simulator_ensure_running() -> None:
+    """Eager mode: restart the delivery thread if callbacks wait (e.g. queued by `seed_demo`)."""
+    if not getattr(settings, "CELERY_TASK_ALWAYS_EAGER", True) or not _autodeliver():
+        return
+    if _ticker is not None and _ticker.is_alive():
+        return
+    if SimulatedEvent.objects.filter(delivered_at__isnull=True).exists():
+        _wake_simulator(timezone.now())

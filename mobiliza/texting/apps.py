@@ -8,4 +8,4 @@ class TextingConfig(AppConfig):
 
     def ready(self) -> None:
         # Webhook handlers, the person page panel, the home card and the demo seeder.
-        from mobiliza.texting import demo, panels, services  # noqa: F401
+        from mobiliza.texting import dashboard, demo, panels, services  # noqa: F401

@@ -1,0 +1,290 @@
+"""Reads for texting. Every function takes the organization (or a membership, which has one)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.http import Http404
+from django.shortcuts import get_object_or_404
+
+from mobiliza.texting.models import (
+    CannedResponse,
+    Conversation,
+    Message,
+    OptOut,
+    TextCampaign,
+    Texter,
+)
+from mobiliza.texting.services import is_supervisor
+
+if TYPE_CHECKING:
+    from mobiliza.accounts.models import Membership, Organization
+
+
+def _uuid(value: Any) -> uuid.UUID:
+    try:
+        return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
+    except (TypeError, ValueError):
+        raise Http404 from None
+
+
+def campaigns_for(*, membership: Membership) -> QuerySet[TextCampaign]:
+    """Supervisors see every campaign; texters the ones they text for."""
+    qs = TextCampaign.objects.filter(organization_id=membership.organization_id)
+    if not is_supervisor(membership):
+        qs = qs.filter(
+            Exists(
+                Texter.objects.filter(
+                    campaign_id=OuterRef("pk"), membership=membership, is_active=True
+                )
+            )
+        ).exclude(status=TextCampaign.Status.ARCHIVED)
+    return qs.order_by("-created_at", "-id")
+
+
+def campaign_get(*, organization: Organization, campaign_id: Any) -> TextCampaign:
+    return get_object_or_404(
+        TextCampaign.objects.select_related("segment", "survey", "organization"),
+        organization=organization,
+        public_id=_uuid(campaign_id),
+    )
+
+
+def campaign_for_member(*, membership: Membership, campaign_id: Any) -> TextCampaign:
+    """A campaign this member may work in (texter or supervisor), else 404."""
+    campaign = campaign_get(organization=membership.organization, campaign_id=campaign_id)
+    if (
+        not is_supervisor(membership)
+        and not Texter.objects.filter(
+            campaign=campaign, membership=membership, is_active=True
+        ).exists()
+    ):
+        raise Http404
+    return campaign
+
+
+def campaign_by_token(*, token: str) -> TextCampaign:
+    return get_object_or_404(TextCampaign.objects.select_related("organization"), join_token=token)
+
+
+def conversation_for_member(*, membership: Membership, conversation_id: Any) -> Conversation:
+    """The conversation if it is assigned to this texter (or they supervise), else 404."""
+    qs = Conversation.objects.select_related(
+        "campaign", "campaign__survey", "campaign__organization", "person", "assigned_to__user"
+    ).filter(organization_id=membership.organization_id, public_id=_uuid(conversation_id))
+    if not is_supervisor(membership):
+        qs = qs.filter(assigned_to=membership)
+    conversation = qs.first()
+    if conversation is None:
+        raise Http404
+    return conversation
+
+
+def next_first_message(*, campaign: TextCampaign, membership: Membership) -> Conversation | None:
+    return (
+        Conversation.objects.select_related("person", "campaign", "campaign__organization")
+        .filter(campaign=campaign, assigned_to=membership, status=Conversation.Status.NEW)
+        .order_by("id")
+        .first()
+    )
+
+
+INBOX_ORDER = {
+    Conversation.Status.NEEDS_REPLY: 0,
+    Conversation.Status.WAITING: 1,
+    Conversation.Status.REPLIED: 2,
+    Conversation.Status.CLOSED: 3,
+    Conversation.Status.OPTED_OUT: 4,
+}
+
+
+def texter_inbox(
+    *, campaign: TextCampaign, membership: Membership, status: str = "", limit: int = 200
+) -> list[Conversation]:
+    """The texter's started conversations, the ones needing a reply first (oldest reply first)."""
+    qs = (
+        Conversation.objects.filter(campaign=campaign, assigned_to=membership)
+        .exclude(status=Conversation.Status.NEW)
+        .select_related("person")
+    )
+    if status:
+        qs = qs.filter(status=status)
+    needing = list(
+        qs.filter(status=Conversation.Status.NEEDS_REPLY).order_by("last_inbound_at", "id")[:limit]
+    )
+    others = list(
+        qs.exclude(status=Conversation.Status.NEEDS_REPLY).order_by("-updated_at", "-id")[
+            : max(0, limit - len(needing))
+        ]
+    )
+    return needing + others
+
+
+def texter_counts(*, campaign: TextCampaign, membership: Membership) -> dict[str, int]:
+    rows = (
+        Conversation.objects.filter(campaign=campaign, assigned_to=membership)
+        .values("status")
+        .annotate(n=Count("id"))
+    )
+    counts = {row["status"]: row["n"] for row in rows}
+    return {
+        "new": counts.get(Conversation.Status.NEW, 0),
+        "needs_reply": counts.get(Conversation.Status.NEEDS_REPLY, 0),
+        "total": sum(counts.values()),
+    }
+
+
+def thread(*, conversation: Conversation) -> list[Message]:
+    return list(
+        Message.objects.filter(conversation=conversation)
+        .select_related("author__user")
+        .order_by("created_at", "id")
+    )
+
+
+def canned_responses(*, campaign: TextCampaign) -> list[CannedResponse]:
+    return list(CannedResponse.objects.filter(campaign=campaign).order_by("position", "id"))
+
+
+def canned_get(*, organization: Organization, canned_id: Any) -> CannedResponse:
+    return get_object_or_404(
+        CannedResponse.objects.select_related("campaign"),
+        organization=organization,
+        public_id=_uuid(canned_id),
+    )
+
+
+def campaign_stats(*, campaign: TextCampaign) -> dict[str, int]:
+    """Live figures: one aggregate over conversations, one over messages, one over answers."""
+    cs = Conversation.Status
+    conv = Conversation.objects.filter(campaign=campaign).aggregate(
+        contacts=Count("id"),
+        unassigned=Count("id", filter=Q(assigned_to__isnull=True, status=cs.NEW)),
+        assigned_unsent=Count("id", filter=Q(assigned_to__isnull=False, status=cs.NEW)),
+        started=Count("id", filter=~Q(status=cs.NEW)),
+        replied=Count("id", filter=Q(last_inbound_at__isnull=False)),
+        needs_reply=Count("id", filter=Q(status=cs.NEEDS_REPLY)),
+        opted_out=Count("id", filter=Q(status=cs.OPTED_OUT)),
+        escalated=Count("id", filter=Q(escalated_at__isnull=False)),
+    )
+    ms = Message.Status
+    msgs = Message.objects.filter(
+        conversation__campaign=campaign, direction=Message.Direction.OUTBOUND
+    ).aggregate(
+        sent=Count("id", filter=~Q(status=ms.BLOCKED)),
+        queued=Count("id", filter=Q(status=ms.QUEUED)),
+        delivered=Count("id", filter=Q(status=ms.DELIVERED)),
+        failed=Count("id", filter=Q(status__in=[ms.FAILED, ms.UNDELIVERED])),
+    )
+    answers = 0
+    if campaign.survey_id:
+        from mobiliza.surveys.models import Answer
+
+        answers = Answer.objects.filter(
+            organization_id=campaign.organization_id, source_type=f"texting.c{campaign.pk}"
+        ).count()
+    return {**conv, **msgs, "answers": answers}
+
+
+def texters_of(*, campaign: TextCampaign) -> list[dict[str, Any]]:
+    rows = (
+        Conversation.objects.filter(campaign=campaign, assigned_to__isnull=False)
+        .values("assigned_to")
+        .annotate(
+            total=Count("id"),
+            unsent=Count("id", filter=Q(status=Conversation.Status.NEW)),
+            needs_reply=Count("id", filter=Q(status=Conversation.Status.NEEDS_REPLY)),
+        )
+    )
+    by_member = {row["assigned_to"]: row for row in rows}
+    result = []
+    for texter in Texter.objects.filter(campaign=campaign).select_related("membership__user"):
+        row: dict[str, Any] = dict(by_member.get(texter.membership_id) or {})
+        result.append(
+            {
+                "texter": texter,
+                "membership": texter.membership,
+                "total": row.get("total", 0),
+                "unsent": row.get("unsent", 0),
+                "needs_reply": row.get("needs_reply", 0),
+            }
+        )
+    return result
+
+
+def supervision_queryset(
+    *, organization: Organization, filters: dict[str, str]
+) -> QuerySet[Conversation]:
+    qs = (
+        Conversation.objects.filter(organization=organization)
+        .exclude(status=Conversation.Status.NEW, assigned_to__isnull=True)
+        .select_related("campaign", "person", "assigned_to__user")
+    )
+    if filters.get("campaign"):
+        qs = qs.filter(campaign__public_id=_uuid(filters["campaign"]))
+    if filters.get("texter"):
+        qs = qs.filter(assigned_to__public_id=_uuid(filters["texter"]))
+    if filters.get("status"):
+        qs = qs.filter(status=filters["status"])
+    if filters.get("delivery"):
+        qs = qs.filter(last_delivery_status=filters["delivery"])
+    if filters.get("escalated"):
+        qs = qs.filter(escalated_at__isnull=False)
+    if filters.get("tag"):
+        from mobiliza.people.models import PersonTag
+
+        qs = qs.filter(
+            Exists(
+                PersonTag.objects.filter(
+                    person_id=OuterRef("person_id"),
+                    tag__organization=organization,
+                    tag__name=filters["tag"],
+                )
+            )
+        )
+    return qs.order_by("-escalated_at", "-last_inbound_at", "-id")
+
+
+def unmatched_messages(
+    *, organization: Organization, include_handled: bool = False
+) -> QuerySet[Message]:
+    qs = Message.objects.filter(
+        organization=organization, conversation__isnull=True, direction=Message.Direction.INBOUND
+    )
+    if not include_handled:
+        qs = qs.filter(handled_at__isnull=True)
+    return qs.order_by("-created_at", "-id")
+
+
+def unmatched_get(*, organization: Organization, message_id: Any) -> Message:
+    return get_object_or_404(
+        Message,
+        organization=organization,
+        public_id=_uuid(message_id),
+        conversation__isnull=True,
+        direction=Message.Direction.INBOUND,
+    )
+
+
+def opt_outs(*, organization: Organization) -> QuerySet[OptOut]:
+    return OptOut.objects.filter(organization=organization).select_related("person", "campaign")
+
+
+def person_texting(*, organization: Organization, person_id: int) -> dict[str, Any]:
+    from mobiliza.people.models import PersonPhone
+
+    numbers = list(
+        PersonPhone.objects.filter(organization=organization, person_id=person_id)
+        .exclude(e164="")
+        .values_list("e164", flat=True)
+    )
+    return {
+        "opt_outs": list(OptOut.objects.filter(organization=organization, phone_e164__in=numbers)),
+        "conversations": list(
+            Conversation.objects.filter(organization=organization, person_id=person_id)
+            .select_related("campaign", "assigned_to__user")
+            .order_by("-updated_at")[:10]
+        ),
+    }
