@@ -8,8 +8,9 @@ class SurveysConfig(AppConfig):
     verbose_name = _("Surveys")
 
     def ready(self) -> None:
-        from mobiliza.surveys import demo, filters, panels
+        from mobiliza.surveys import dashboard, demo, filters, panels
 
         filters.register()
         panels.register()
         demo.register()
+        dashboard.register()

@@ -89,7 +89,7 @@ class Survey(OrganizationScopedModel):
         "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     current_version = models.ForeignKey(
-        "SurveyVersion", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        "SurveyVersion", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     public_enabled = models.BooleanField(_("public form open"), default=False)
     public_token = models.CharField(max_length=32, unique=True, default=_public_token)
@@ -214,7 +214,8 @@ class Answer(OrganizationScopedModel):
         "people.Person", on_delete=models.CASCADE, related_name="survey_answers"
     )
     survey = models.ForeignKey(Survey, on_delete=models.CASCADE, related_name="answers")
-    version = models.ForeignKey(SurveyVersion, on_delete=models.PROTECT, related_name="answers")
+    #: RESTRICT: a version with answers can't be deleted on its own, only with its survey.
+    version = models.ForeignKey(SurveyVersion, on_delete=models.RESTRICT, related_name="answers")
     question = models.ForeignKey(Question, on_delete=models.CASCADE, related_name="answers")
     #: The typed value: a choice key, a list of choice keys, a number, a text, an ISO date.
     value: models.JSONField[Any, Any] = models.JSONField(null=True)

@@ -475,7 +475,9 @@ def question_update(
     taken = set(question.choices.values_list("key", flat=True))
     kept: list[Choice] = []
     if type in FIXED_CHOICE_TYPES:
-        by_key = {c.key: c for c in existing.values()}
+        # Every choice ever made for this question, removed ones too: a yes/no question changed
+        # to single choice and back gets its "yes"/"no" rows (keys are unique) back.
+        by_key = {c.key: c for c in question.choices.all()}
         given = {str(spec.get("key") or ""): spec for spec in choices}
         given_by_id = {str(spec.get("id") or ""): spec for spec in choices}
         wanted: list[tuple[Choice | None, Mapping[str, Any], str, str]] = []
@@ -510,6 +512,7 @@ def question_update(
                 "position": position,
                 "branch": branch,
                 "branch_to": branch_to,
+                "removed_at": None,
                 **_clean_effects(spec),
             }
             if current is None:

@@ -252,3 +252,43 @@ def test_template_library_and_copy(org: Any) -> None:
         {**q, "id": q2["id"], "choices": [{**c, "id": c2["id"]} for c, c2 in zip(q["choices"], q2["choices"], strict=True)]}
         for q, q2 in zip(fr.current_version.definition["questions"], copy.current_version.definition["questions"], strict=True)
     ]  # fmt: skip
+
+
+def test_question_type_can_change_back_and_forth_before_answers(org: Any) -> None:
+    survey = make_survey(org, questions=[])
+    question = services.question_create(survey=survey, actor=None, type="yes_no", label="Q")
+    services.question_update(
+        question=question, actor=None, type="single", label="Q", guidance="", required=False,
+        choices=[{"label": "Red"}, {"label": "Blue"}],
+    )  # fmt: skip
+    survey.refresh_from_db()
+    keys = [c["key"] for c in survey.current_version.definition["questions"][0]["choices"]]
+    assert keys == ["red", "blue"]
+    services.question_update(
+        question=question, actor=None, type="yes_no", label="Q", guidance="", required=False,
+        choices=[{"key": "no", "label": "Nope", "branch": "end"}],
+    )  # fmt: skip
+    survey.refresh_from_db()
+    choices = survey.current_version.definition["questions"][0]["choices"]
+    assert [(c["key"], c["label"]) for c in choices] == [("yes", "Yes"), ("no", "Nope")]
+    assert choices[1]["branch"]["kind"] == "end"
+
+
+def test_person_panel_lists_latest_answers(
+    org: Any, organizer_member: Any, volunteer_member: Any
+) -> None:
+    from mobiliza.surveys.panels import answers_panel
+
+    survey = make_survey(org)
+    person = make_person(org)
+    record(org, person, survey, {"support": "maybe", "nick": "Bo"}, source_id="a")
+    record(org, person, survey, {"support": "yes"}, source_id="b")
+    panel = answers_panel(person, organizer_member)
+    assert panel is not None and panel.template_name == "surveys/_person_panel.html"
+    shown = {(a.question.key, a.value_text) for a in panel.context["survey_answers"]}
+    assert shown == {("support", "Yes"), ("nick", "Bo")}
+    assert answers_panel(person, volunteer_member) is None
+    from django.template.loader import render_to_string
+
+    html = render_to_string(panel.template_name, panel.context)
+    assert "Will you support us?" in html and "Bo" in html

@@ -260,3 +260,12 @@ def test_builder_and_questions_are_isolated(org: Any, other_org: Any) -> None:
         assert client.get(url).status_code == 404
     assert client.post(reverse("surveys:use_template", args=[survey.public_id])).status_code == 404
     assert Survey.objects.filter(organization=org).count() == 0
+
+
+def test_home_card_counts_this_weeks_answers(
+    organizer_client: Any, volunteer_client: Any, org: Any
+) -> None:
+    _answered_survey(org, 2)
+    page = organizer_client.get(reverse("web:home")).content.decode()
+    assert "Survey answers, last 7 days" in page
+    assert "Survey answers" not in volunteer_client.get(reverse("web:home")).content.decode()
