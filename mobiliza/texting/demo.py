@@ -22,7 +22,20 @@ def seed_texting(organization: Organization, admin: User) -> None:
 
     segment = Segment.objects.filter(organization=organization).order_by("id").first()
     if segment is None:
-        return
+        from django.core.exceptions import ValidationError
+
+        from mobiliza.people.services import segment_create
+
+        try:
+            segment = segment_create(
+                organization=organization,
+                name="Contactos (texting demo)",
+                list="contacts",
+                definition={},
+                actor=admin,
+            )
+        except ValidationError:
+            return
     survey = None
     try:
         from mobiliza.surveys.models import Survey

@@ -6,6 +6,7 @@ Texter pages are phone-first; the first-message screen and the thread work with 
 
 from __future__ import annotations
 
+import io
 import uuid
 from typing import Any
 
@@ -171,8 +172,9 @@ def campaign_stats(request: OrgRequest, textcampaign_id: uuid.UUID) -> HttpRespo
 def campaign_qr(request: OrgRequest, textcampaign_id: uuid.UUID) -> HttpResponse:
     campaign = _campaign_admin(request, textcampaign_id)
     url = request.build_absolute_uri(reverse("texting:join", args=[campaign.join_token]))
-    svg = segno.make(url, error="m").svg_inline(scale=5, dark="#1f2330")
-    return HttpResponse(svg, content_type="image/svg+xml")
+    buffer = io.BytesIO()
+    segno.make(url, error="m").save(buffer, kind="svg", scale=5, dark="#1f2330")
+    return HttpResponse(buffer.getvalue(), content_type="image/svg+xml")
 
 
 @org_view(Perm.OPERATIONS_CREATE)
