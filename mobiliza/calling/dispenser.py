@@ -148,7 +148,7 @@ def list_build(*, operation: CallOperation, now: dt.datetime | None = None) -> d
         CallTarget.objects.filter(operation=operation, attempts=0, held_by__isnull=True).exclude(
             person_id__in=people.values("id")
         ).delete()
-        sql = f"""
+        insert = f"""
             INSERT INTO {target_table} (
                 public_id, created_at, updated_at, organization_id, operation_id, person_id,
                 phone_e164, time_zone, household_id, state, priority, available_at, attempts,
@@ -159,7 +159,28 @@ def list_build(*, operation: CallOperation, now: dt.datetime | None = None) -> d
                    3, %s, 0, '{{}}',
                    CASE WHEN s.do_not_contact THEN %s ELSE '' END,
                    CASE WHEN s.do_not_contact THEN %s ELSE NULL END
-            FROM (
+            FROM ({{source}}) s
+            WHERE s.e164 IS NOT NULL
+            ON CONFLICT (operation_id, person_id) DO NOTHING
+        """  # noqa: S608 - table names are ours, values are parameters
+        if connection.vendor == "postgresql":
+            # One sort of the phones (first valid one per person) and a hash join: much faster
+            # than a million index probes.
+            source = f"""
+                SELECT p.id, p.household_id, p.do_not_contact,
+                       COALESCE(NULLIF(p.time_zone, ''), %s) AS tz, ph.e164
+                FROM {person_table} p
+                JOIN (
+                    SELECT DISTINCT ON (x.person_id) x.person_id, x.e164
+                    FROM {phone_table} x
+                    WHERE x.organization_id = %s AND x.is_valid AND x.e164 <> ''
+                    ORDER BY x.person_id, x.position, x.id
+                ) ph ON ph.person_id = p.id
+                WHERE p.organization_id = %s AND p.id IN ({people_sql})
+            """  # noqa: S608
+            source_params = [organization.time_zone, organization.id, organization.id]
+        else:
+            source = f"""
                 SELECT p.id, p.household_id, p.do_not_contact,
                        COALESCE(NULLIF(p.time_zone, ''), %s) AS tz,
                        (SELECT ph.e164 FROM {phone_table} ph
@@ -167,10 +188,9 @@ def list_build(*, operation: CallOperation, now: dt.datetime | None = None) -> d
                          ORDER BY ph.position, ph.id LIMIT 1) AS e164
                 FROM {person_table} p
                 WHERE p.organization_id = %s AND p.id IN ({people_sql})
-            ) s
-            WHERE s.e164 IS NOT NULL
-            ON CONFLICT (operation_id, person_id) DO NOTHING
-        """  # noqa: S608 - table names are ours, values are parameters
+            """  # noqa: S608
+            source_params = [organization.time_zone, organization.id]
+        sql = insert.replace("{source}", source)
         params = [
             now,
             now,
@@ -179,10 +199,15 @@ def list_build(*, operation: CallOperation, now: dt.datetime | None = None) -> d
             now,
             "Do not contact",
             dnc.id,
-            organization.time_zone,
-            organization.id,
+            *source_params,
             *people_params,
         ]
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                # The list is derived data that a rebuild recreates: trade durability of the
+                # last build on a crash for speed, and give the sort and hash room in memory.
+                cursor.execute("SET LOCAL synchronous_commit = off")
+                cursor.execute("SET LOCAL work_mem = '256MB'")
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
         removed = blocking_apply(operation=operation)

@@ -286,10 +286,20 @@ class CallTarget(BaseModel):
         RECYCLED = 2, _("Recycled")
         FRESH = 3, _("Fresh")
 
+    # Foreign keys covered by the composite indexes below (or rarely followed) get no index of
+    # their own, and the ones only our code writes get no database constraint: every index and
+    # every deferred constraint check costs time on each of the million rows a build inserts.
+    # The operation and person keys keep their constraints.
     organization = models.ForeignKey(
-        "accounts.Organization", on_delete=models.CASCADE, related_name="+"
+        "accounts.Organization",
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
     )
-    operation = models.ForeignKey(CallOperation, on_delete=models.CASCADE, related_name="targets")
+    operation = models.ForeignKey(
+        CallOperation, on_delete=models.CASCADE, related_name="targets", db_index=False
+    )
     person = models.ForeignKey("people.Person", on_delete=models.CASCADE, related_name="+")
     phone_e164 = models.CharField(max_length=20)
     time_zone = models.CharField(max_length=64)
@@ -298,22 +308,46 @@ class CallTarget(BaseModel):
     priority = models.PositiveSmallIntegerField(choices=Priority.choices, default=Priority.FRESH)
     available_at = models.DateTimeField()
     held_by = models.ForeignKey(
-        "accounts.Membership", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        "accounts.Membership",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
     )
     lease_expires_at = models.DateTimeField(null=True, blank=True)
     callback_for = models.ForeignKey(
-        "accounts.Membership", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        "accounts.Membership",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
     )
     callback_at = models.DateTimeField(null=True, blank=True)
     callback_open_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveIntegerField(default=0)
     status_counts: models.JSONField[Any, Any] = models.JSONField(default=dict, blank=True)
     last_status = models.ForeignKey(
-        CallStatus, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        CallStatus,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
     )
     last_attempt_at = models.DateTimeField(null=True, blank=True)
     removed_status = models.ForeignKey(
-        CallStatus, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        CallStatus,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
     )
     removed_reason = models.CharField(max_length=200, blank=True)
 
@@ -327,9 +361,22 @@ class CallTarget(BaseModel):
                 fields=["operation", "state", "priority", "available_at", "id"],
                 name="calltarget_queue",
             ),
-            models.Index(fields=["operation", "held_by"], name="calltarget_held"),
-            models.Index(fields=["operation", "callback_for"], name="calltarget_callback"),
-            models.Index(fields=["operation", "household_id"], name="calltarget_household"),
+            # Partial: a fresh target (most of a new list) is in none of these three.
+            models.Index(
+                fields=["operation", "held_by"],
+                name="calltarget_held",
+                condition=models.Q(held_by__isnull=False),
+            ),
+            models.Index(
+                fields=["operation", "callback_for"],
+                name="calltarget_callback",
+                condition=models.Q(callback_for__isnull=False),
+            ),
+            models.Index(
+                fields=["operation", "household_id"],
+                name="calltarget_household",
+                condition=models.Q(household_id__isnull=False),
+            ),
         ]
 
     def __str__(self) -> str:
