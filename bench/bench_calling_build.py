@@ -42,7 +42,7 @@ def _insert_people(org_id: int, n: int) -> None:
     for field in Person._meta.concrete_fields:
         if field.primary_key:
             continue
-        columns.append(field.column)
+        columns.append(str(field.column))
         name = field.attname
         if name in overrides:
             exprs.append(overrides[name])
@@ -68,7 +68,7 @@ def _insert_people(org_id: int, n: int) -> None:
         for field in PersonPhone._meta.concrete_fields:
             if field.primary_key:
                 continue
-            phone_cols.append(field.column)
+            phone_cols.append(str(field.column))
             name = field.attname
             fixed = {
                 "organization_id": str(org_id),
