@@ -8,7 +8,8 @@ number each) and to `tags` (comma-separated names each).
 Options (`ImportOptions`): the order of matching keys, update-or-skip, and constants (e.g. every
 row of the NC voter file is in the US).
 
-Pure Python: worker processes import this module without Django.
+Worker processes import this module without setting Django up: the labels are lazy
+translations, evaluated only by the pages.
 """
 
 from __future__ import annotations
@@ -18,48 +19,51 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
+
 # target key -> (label, kind). Kinds drive parsing and the mapping form.
-PERSON_TARGETS: dict[str, tuple[str, str]] = {
-    "external_id": ("External id (e.g. ncid)", "text"),
-    "first_name": ("First name", "text"),
-    "middle_name": ("Middle name", "text"),
-    "last_name": ("Last name", "text"),
-    "full_name": ("Full name (split at the last space)", "text"),
-    "email": ("Email", "email"),
-    "phone": ("Phone", "phone"),
-    "street": ("Street", "text"),
-    "postcode": ("Postcode", "text"),
-    "city": ("City", "text"),
-    "region": ("Region / state", "text"),
-    "country": ("Country", "country"),
-    "latitude": ("Latitude", "latitude"),
-    "longitude": ("Longitude", "longitude"),
-    "birth_date": ("Birth date", "date"),
-    "birth_year": ("Birth year", "year"),
-    "gender": ("Gender", "gender"),
-    "language": ("Language", "text"),
-    "nationality": ("Nationality", "text"),
-    "polling_place": ("Polling place", "text"),
-    "precinct": ("Precinct", "text"),
-    "voter_id": ("Voter id", "text"),
-    "registration_status": ("Registration status", "text"),
-    "support_level": ("Support level (1 to 5)", "support"),
-    "donations_this_year": ("Donations this year", "decimal"),
-    "consent_phone": ("Phone consent (yes / no)", "bool"),
-    "consent_sms": ("SMS consent (yes / no)", "bool"),
-    "consent_email": ("Email consent (yes / no)", "bool"),
-    "do_not_contact": ("Do not contact (yes / no)", "bool"),
-    "notes": ("Notes", "text"),
-    "tags": ("Tags (comma-separated)", "tags"),
+PERSON_TARGETS: dict[str, tuple[str | Promise, str]] = {
+    "external_id": (_("External id (e.g. ncid)"), "text"),
+    "first_name": (_("First name"), "text"),
+    "middle_name": (_("Middle name"), "text"),
+    "last_name": (_("Last name"), "text"),
+    "full_name": (_("Full name (split at the last space)"), "text"),
+    "email": (_("Email"), "email"),
+    "phone": (_("Phone"), "phone"),
+    "street": (_("Street"), "text"),
+    "postcode": (_("Postcode"), "text"),
+    "city": (_("City"), "text"),
+    "region": (_("Region / state"), "text"),
+    "country": (_("Country"), "country"),
+    "latitude": (_("Latitude"), "latitude"),
+    "longitude": (_("Longitude"), "longitude"),
+    "birth_date": (_("Birth date"), "date"),
+    "birth_year": (_("Birth year"), "year"),
+    "gender": (_("Gender"), "gender"),
+    "language": (_("Language"), "text"),
+    "nationality": (_("Nationality"), "text"),
+    "polling_place": (_("Polling place"), "text"),
+    "precinct": (_("Precinct"), "text"),
+    "voter_id": (_("Voter id"), "text"),
+    "registration_status": (_("Registration status"), "text"),
+    "support_level": (_("Support level (1 to 5)"), "support"),
+    "donations_this_year": (_("Donations this year"), "decimal"),
+    "consent_phone": (_("Phone consent (yes / no)"), "bool"),
+    "consent_sms": (_("SMS consent (yes / no)"), "bool"),
+    "consent_email": (_("Email consent (yes / no)"), "bool"),
+    "do_not_contact": (_("Do not contact (yes / no)"), "bool"),
+    "notes": (_("Notes"), "text"),
+    "tags": (_("Tags (comma-separated)"), "tags"),
 }
 
 # Voting history targets.
-VOTE_TARGETS: dict[str, tuple[str, str]] = {
-    "external_id": ("Voter id matching people's external id (ncid)", "text"),
-    "election_label": ("Election (e.g. 11/05/2024)", "text"),
-    "election_description": ("Election description", "text"),
-    "election_date": ("Election date", "date"),
-    "voting_method": ("Voting method", "text"),
+VOTE_TARGETS: dict[str, tuple[str | Promise, str]] = {
+    "external_id": (_("Voter id matching people's external id (ncid)"), "text"),
+    "election_label": (_("Election (e.g. 11/05/2024)"), "text"),
+    "election_description": (_("Election description"), "text"),
+    "election_date": (_("Election date"), "date"),
+    "voting_method": (_("Voting method"), "text"),
 }
 
 MATCH_KEYS = ("external_id", "phone", "email")
@@ -98,7 +102,7 @@ class Preset:
     doesn't name to a custom field (the Spoke format)."""
 
     name: str
-    label: str
+    label: str | Promise
     kind: str  # "people" or "voting_history"
     person_list: str  # "contacts" or "electors" (people presets)
     mapping: dict[str, str]
@@ -127,7 +131,7 @@ def custom_key(label: str) -> str:
 
 NCVOTER = Preset(
     name="ncvoter",
-    label="North Carolina voter file (ncvoter)",
+    label=_("North Carolina voter file (ncvoter)"),
     kind="people",
     person_list="electors",
     mapping={
@@ -160,7 +164,7 @@ NCVOTER = Preset(
 
 SPOKE = Preset(
     name="spoke",
-    label="Spoke contacts (firstName, lastName, cell, zip)",
+    label=_("Spoke contacts (firstName, lastName, cell, zip)"),
     kind="people",
     person_list="contacts",
     mapping={
@@ -178,7 +182,7 @@ SPOKE = Preset(
 
 NCVHIS = Preset(
     name="ncvhis",
-    label="North Carolina voting history (ncvhis)",
+    label=_("North Carolina voting history (ncvhis)"),
     kind="voting_history",
     person_list="electors",
     mapping={

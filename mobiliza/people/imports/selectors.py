@@ -47,3 +47,7 @@ def mapping_presets(*, organization: Organization, kind: str | None = None) -> l
 
 def mapping_preset_get(*, organization: Organization, public_id: uuid.UUID | str) -> MappingPreset:
     return get_object_or_404(MappingPreset, organization=organization, public_id=public_id)
+
+
+def saved_presets(*, organization: Organization) -> QuerySet[MappingPreset]:
+    return MappingPreset.objects.filter(organization=organization).order_by("name")

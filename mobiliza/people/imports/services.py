@@ -219,7 +219,11 @@ def import_job_configure(
     constants: dict[str, str] | None = None,
 ) -> ImportJob:
     """Set the mapping and options of a job that has not started."""
-    if job.status != ImportJob.Status.PENDING or job.started_at is not None:
+    if (
+        job.status != ImportJob.Status.PENDING
+        or job.started_at is not None
+        or (job.options or {}).get("queued")
+    ):
         raise _error(_("This import has already started."))
     header = list((job.options or {}).get("header", []))
     preset = preset_get(organization=job.organization, name=job.preset) if job.preset else None
@@ -256,6 +260,8 @@ def import_job_start(*, job: ImportJob) -> ImportJob:
     from mobiliza.people.imports.tasks import import_job_run_task
 
     import_job_configure(job=job)  # validates the mapping once more
+    job.options = {**(job.options or {}), "queued": True}
+    job.save(update_fields=["options", "updated_at"])
     job_id = job.pk
     transaction.on_commit(lambda: import_job_run_task.delay(job_id))
     return job
@@ -274,7 +280,7 @@ def import_job_copy_for_real(*, job: ImportJob, actor: User | None) -> ImportJob
         delimiter=job.delimiter,
         preset=job.preset,
         mapping=job.mapping,
-        options=job.options,
+        options={k: v for k, v in (job.options or {}).items() if k not in {"queued", "timings"}},
         created_by=actor if actor is not None and actor.is_authenticated else None,
     )
     return copy

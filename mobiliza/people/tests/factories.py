@@ -133,3 +133,6 @@ register_isolation_maker("people.tag", _make_tag)
 register_isolation_maker("people.customfield", _make_custom_field, "customfield_id", "field_id")
 register_isolation_maker("people.election", _make_election)
 register_isolation_maker("people.household", _make_household)
+
+# The import models register theirs in their own module.
+import mobiliza.people.tests.import_factories  # noqa: E402, F401

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from mobiliza.people.imports import services
 from mobiliza.people.imports.presets import NCVHIS_COLUMNS, NCVOTER_COLUMNS
 from mobiliza.people.models import ImportJob
@@ -82,3 +84,10 @@ def ncvhis_file(rows: list[dict[str, str]]) -> str:
         values = {"county_id": "92", "county_desc": "WAKE", "voting_method": "IN-PERSON", **r}
         lines.append("\t".join(f'"{values.get(c, "")}"' for c in NCVHIS_COLUMNS) + "\r\n")
     return header + "".join(lines)
+
+
+@pytest.fixture
+def media_root(settings: Any, tmp_path: Path) -> Path:
+    """Uploaded files and error reports go to a temporary directory."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+    return Path(settings.MEDIA_ROOT)
