@@ -204,15 +204,9 @@ def _operation(
 
 def _agent_target(request: OrgRequest, calltarget_id: uuid.UUID) -> CallTarget:
     org = api_org(request, Perm.AGENT_WORK)
-    target = selectors.target_get(organization=org, public_id=calltarget_id)
-    if (
-        selectors.operation_role(operation=target.operation, membership=api_membership(request))
-        is None
-    ):
-        from django.http import Http404
-
-        raise Http404
-    return target
+    # Heartbeat, release and result act only on a target this member holds (checked by the
+    # dispenser in the same statement), which proves they are an agent of its operation.
+    return selectors.target_get(organization=org, public_id=calltarget_id)
 
 
 def _operation_out(op: CallOperation, role: str | None = None) -> OperationOut:
@@ -252,10 +246,15 @@ def _ensure_agent_row(operation: CallOperation, request: OrgRequest) -> None:
     summary="Take the next person to call (a lease), or learn why there is none",
 )
 def claim(request: OrgRequest, calloperation_id: uuid.UUID) -> ClaimOut:
-    operation = _operation(request, calloperation_id)
+    org = api_org(request, Perm.AGENT_WORK)
     membership = api_membership(request)
+    operation = selectors.operation_by_id(organization=org, public_id=calloperation_id)
     _ensure_agent_row(operation, request)
     result = dispenser.target_claim(operation=operation, agent=membership)
+    if result.message == "not_agent":
+        from django.http import Http404
+
+        raise Http404
     if result.target is None:
         return ClaimOut(
             message=result.message,
@@ -337,6 +336,10 @@ def result(request: OrgRequest, calltarget_id: uuid.UUID, payload: ResultIn) -> 
 def restore(request: OrgRequest, calltarget_id: uuid.UUID) -> LeaseOut:
     target = _agent_target(request, calltarget_id)
     role = selectors.operation_role(operation=target.operation, membership=api_membership(request))
+    if role is None:
+        from django.http import Http404
+
+        raise Http404
     if role != OperationUser.Role.OWNER:
         raise HttpError(403, "Only owners may restore a person.")
     try:

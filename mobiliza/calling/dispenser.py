@@ -309,14 +309,19 @@ def target_claim(
 ) -> Claim:
     """Hand the next target to `agent` as a lease, or say why there is none."""
     now = now or timezone.now()
-    closed = operation_open(operation, now)
-    if closed:
-        return Claim(target=None, message=closed)
     with transaction.atomic():
-        # Serializes this agent's own claims (two tabs, a double tap) and marks them active.
-        OperationUser.objects.select_for_update().filter(
-            operation=operation, membership=agent
-        ).update(last_seen_at=now)
+        # Proves the member is a user of this operation, serializes this agent's own claims (two
+        # tabs, a double tap) and marks them active, in one statement.
+        is_user = (
+            OperationUser.objects.select_for_update()
+            .filter(operation=operation, membership=agent)
+            .update(last_seen_at=now)
+        )
+        if not is_user:
+            return Claim(target=None, message="not_agent")
+        closed = operation_open(operation, now)
+        if closed:
+            return Claim(target=None, message=closed)
         held = (
             CallTarget.objects.filter(
                 operation=operation, held_by=agent, state=S.READY, lease_expires_at__gt=now

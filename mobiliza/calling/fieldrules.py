@@ -19,6 +19,8 @@ from django.utils.translation import gettext as _
 
 from mobiliza.calling.models import CallOperation, FieldRule
 from mobiliza.people.fields import (
+    BUILTIN_FIELDS,
+    CUSTOM_PREFIX,
     NEVER_AGENT_EDITABLE,
     FieldType,
     PersonField,
@@ -136,11 +138,18 @@ def _display(value: Any) -> Any:
     return value
 
 
+def _catalog_for(operation: CallOperation, rules: list[FieldRule]) -> dict[str, PersonField]:
+    """Built-in fields, plus the custom ones only when a rule shows one (saves a query per call)."""
+    if any(r.field_key.startswith(CUSTOM_PREFIX) for r in rules):
+        return {f.key: f for f in person_field_catalog(organization=operation.organization)}
+    return {f.key: f for f in BUILTIN_FIELDS}
+
+
 def agent_card(
     *, operation: CallOperation, person: Person, rules: list[FieldRule]
 ) -> list[dict[str, Any]]:
     """The fields an agent may see of `person`, as JSON-ready dicts. Hidden fields are not read."""
-    catalog = {f.key: f for f in person_field_catalog(organization=operation.organization)}
+    catalog = _catalog_for(operation, rules)
     card = []
     for rule in rules:
         field = catalog.get(rule.field_key)
@@ -209,7 +218,7 @@ def validate_field_edits(
     """The edits cleaned to typed values; a ValidationError names every refused field."""
     if not isinstance(edits, dict):
         raise ValidationError(_("Field edits must be an object."))
-    catalog = {f.key: f for f in person_field_catalog(organization=operation.organization)}
+    catalog = _catalog_for(operation, rules)
     editable = {r.field_key for r in rules if r.visibility == V.EDITABLE}
     errors: dict[str, str] = {}
     cleaned: dict[str, Any] = {}

@@ -66,6 +66,16 @@ def operation_get(
     return operation
 
 
+def operation_by_id(*, organization: Organization, public_id: Any) -> CallOperation:
+    """The operation without an access check: the caller proves access (the dispenser does)."""
+    try:
+        return CallOperation.objects.select_related("organization").get(
+            organization=organization, public_id=public_id
+        )
+    except (CallOperation.DoesNotExist, ValueError, TypeError):
+        raise Http404 from None
+
+
 def operation_role(*, operation: CallOperation, membership: Membership) -> str | None:
     """ "owner", "agent" or None. Admins (manage all) count as owners of every operation."""
     if membership.organization_id != operation.organization_id:

@@ -598,9 +598,6 @@ def call_result_record(
     now = now or timezone.now()
     operation = target.operation
     key = (idempotency_key or "").strip()
-    existing = CallAttempt.objects.filter(operation=operation, idempotency_key=key).first()
-    if existing is not None:
-        return ResultOutcome(attempt=existing, replayed=True)
     status = _validate_result(
         operation=operation,
         status_key=status_key,
@@ -609,10 +606,10 @@ def call_result_record(
         idempotency_key=key,
         now=now,
     )
-    rules = list(operation.field_rules.all())
-    edits = fieldrules.validate_field_edits(
-        operation=operation, edits=field_edits or {}, rules=rules
-    )
+    edits: dict[str, Any] = {}
+    if field_edits:
+        rules = list(operation.field_rules.all())
+        edits = fieldrules.validate_field_edits(operation=operation, edits=field_edits, rules=rules)
     try:
         with transaction.atomic():
             locked = CallTarget.objects.select_for_update().get(pk=target.pk)
@@ -621,12 +618,16 @@ def call_result_record(
                 return ResultOutcome(attempt=existing, replayed=True)
             if locked.held_by_id != agent.id or locked.state != S.READY:
                 raise ResultConflictError
-            person = Person.objects.get(pk=locked.person_id, organization=operation.organization)
-            if edits:
+            person: Person | None = None
+            if edits or answers or status.is_do_not_call:
+                person = Person.objects.get(
+                    pk=locked.person_id, organization_id=operation.organization_id
+                )
+            if edits and person is not None:
                 _person_apply_edits(
                     person=person, edits=edits, actor=agent.user, operation=operation
                 )
-            if answers:
+            if answers and person is not None:
                 _answers_save(
                     operation=operation, person=person, answers=answers, agent=agent, source_id=key
                 )
@@ -672,7 +673,7 @@ def _apply_status(
     callback: CallbackInput | None,
     agent: Membership,
     now: dt.datetime,
-    person: Person,
+    person: Person | None,
 ) -> str:
     """Recycling, removal, do-not-call, callback: set the target's next state. Returns the outcome."""
     counts = dict(target.status_counts or {})
@@ -690,6 +691,8 @@ def _apply_status(
     if status.is_do_not_call:
         from mobiliza.people.services import person_set_do_not_contact
 
+        if person is None:
+            person = Person.objects.get(pk=target.person_id)
         person_set_do_not_contact(person=person, value=True, actor=agent.user)
         outcome = "removed"
     elif status.removes_target:
@@ -716,7 +719,25 @@ def _apply_status(
         target.removed_reason = status.label[:200]
     elif outcome == "done":
         target.state = S.DONE
-    target.save()
+    target.save(
+        update_fields=[
+            "status_counts",
+            "attempts",
+            "last_status",
+            "last_attempt_at",
+            "held_by",
+            "lease_expires_at",
+            "callback_for",
+            "callback_at",
+            "callback_open_at",
+            "priority",
+            "available_at",
+            "state",
+            "removed_status",
+            "removed_reason",
+            "updated_at",
+        ]
+    )
     return outcome
 
 
