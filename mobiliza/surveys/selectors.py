@@ -15,7 +15,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Avg, Count, FloatField, Max, Min, Q, QuerySet
+from django.db.models.functions import Cast
 from django.http import Http404
 
 from mobiliza.surveys.graph import CHOICE_TYPE_NAMES, SurveyDesc
@@ -173,18 +174,25 @@ def answers_list(
 
 
 def _window(
-    qs: QuerySet[Answer], *, channel: str, since: dt.date | None, until: dt.date | None
-) -> QuerySet[Answer]:
+    qs: QuerySet[Any],
+    *,
+    channel: str,
+    since: dt.date | None,
+    until: dt.date | None,
+    prefix: str = "",
+) -> QuerySet[Any]:
+    """Filter answers (or rows reaching them through `prefix`) by channel and date window."""
     from django.utils import timezone
 
     if channel:
-        qs = qs.filter(channel=channel)
+        qs = qs.filter(**{f"{prefix}channel": channel})
     tz = timezone.get_current_timezone()
     if since:
-        qs = qs.filter(answered_at__gte=dt.datetime.combine(since, dt.time.min, tzinfo=tz))
+        start = dt.datetime.combine(since, dt.time.min, tzinfo=tz)
+        qs = qs.filter(**{f"{prefix}answered_at__gte": start})
     if until:
         end = dt.datetime.combine(until + dt.timedelta(days=1), dt.time.min, tzinfo=tz)
-        qs = qs.filter(answered_at__lt=end)
+        qs = qs.filter(**{f"{prefix}answered_at__lt": end})
     return qs
 
 
@@ -229,18 +237,33 @@ def survey_results(
         row["question_id"]: row["n"]
         for row in base.values("question_id").annotate(n=Count("id")).order_by()
     }
+    chosen_rows = _window(
+        AnswerChoice.objects.filter(answer__organization=organization, answer__survey=survey),
+        channel=channel,
+        since=since,
+        until=until,
+        prefix="answer__",
+    )
     chosen = {
         row["choice_id"]: row["n"]
-        for row in AnswerChoice.objects.filter(answer__in=base.values("id"))
-        .values("choice_id")
-        .annotate(n=Count("id"))
-        .order_by()
+        for row in chosen_rows.values("choice_id").annotate(n=Count("id")).order_by()
     }
     numeric_ids = [q.id for q in questions if q.type == "number"]
-    numbers: dict[int, list[float]] = {}
-    for qid, value in base.filter(question_id__in=numeric_ids).values_list("question_id", "value"):
-        if isinstance(value, int | float):
-            numbers.setdefault(qid, []).append(float(value))
+    numbers: dict[int, dict[str, float]] = {}
+    if numeric_ids:
+        as_number = Cast("value", FloatField())
+        for row in (
+            base.filter(question_id__in=numeric_ids)
+            .values("question_id")
+            .annotate(mean=Avg(as_number), low=Min(as_number), high=Max(as_number))
+            .order_by()
+        ):
+            if row["mean"] is not None:
+                numbers[row["question_id"]] = {
+                    "mean": round(row["mean"], 2),
+                    "min": row["low"],
+                    "max": row["high"],
+                }
     text_ids = [q.id for q in questions if q.type in ("short_text", "long_text", "date")]
     recent: dict[int, list[str]] = {}
     for qid, text in (
@@ -266,13 +289,8 @@ def survey_results(
                         percent=round(100.0 * n / total, 1) if total else 0.0,
                     )
                 )
-        elif question.type == "number" and numbers.get(question.id):
-            values = numbers[question.id]
-            result.stats = {
-                "mean": round(sum(values) / len(values), 2),
-                "min": min(values),
-                "max": max(values),
-            }
+        elif question.type == "number" and question.id in numbers:
+            result.stats = numbers[question.id]
         result.recent = recent.get(question.id, [])
         results.append(result)
     return results

@@ -689,8 +689,8 @@ def answers_record(
     }
     now = timezone.now()
     source = f"survey:{survey.name}"[:120]
-    result_rows: list[Answer] = []
-    audit_changes: dict[str, Any] = {}
+    by_question: dict[int, Answer] = dict(existing)
+    fresh: list[tuple[QuestionDesc, CleanAnswer, Answer]] = []
     for described, clean in cleaned:
         question = rows.get(described["id"])
         if question is None:
@@ -698,12 +698,8 @@ def answers_record(
                 _("Unknown question “%(key)s” in this survey.") % {"key": described["key"]}
             )
         if question.pk in existing:
-            result_rows.append(existing[question.pk])
             continue
-        Answer.objects.filter(person=person, question=question, is_latest=True).update(
-            is_latest=False
-        )
-        answer = Answer.objects.create(
+        answer = Answer(
             organization=organization,
             person=person,
             survey=survey,
@@ -718,18 +714,31 @@ def answers_record(
             source_id=source_id[:64],
             is_latest=True,
         )
+        fresh.append((described, clean, answer))
+        by_question[question.pk] = answer
+    audit_changes: dict[str, Any] = {}
+    if fresh:
+        # Set-based: one UPDATE for the latest flags, one INSERT for the answers, one for choices.
+        Answer.objects.filter(
+            person=person, question__in=[a.question_id for _d, _c, a in fresh], is_latest=True
+        ).update(is_latest=False)
+        Answer.objects.bulk_create([a for _d, _c, a in fresh])
         AnswerChoice.objects.bulk_create(
             [
-                AnswerChoice(answer=answer, choice=choice_rows[(question.pk, key)])
+                AnswerChoice(answer=answer, choice=choice_rows[(answer.question_id, key)])
+                for _d, clean, answer in fresh
                 for key in clean.choice_keys
-                if (question.pk, key) in choice_rows
+                if (answer.question_id, key) in choice_rows
             ]
         )
-        result_rows.append(answer)
-        audit_changes[described["key"]] = {"old": None, "new": clean.text}
-        for choice in described["choices"]:
-            if choice["key"] in clean.choice_keys:
-                _apply_effects(person=person, effects=choice["effects"], agent=agent, source=source)
+        for described, clean, _answer in fresh:
+            audit_changes[described["key"]] = {"old": None, "new": clean.text}
+            for choice in described["choices"]:
+                if choice["key"] in clean.choice_keys:
+                    _apply_effects(
+                        person=person, effects=choice["effects"], agent=agent, source=source
+                    )
+    result_rows = [by_question[rows[d["id"]].pk] for d, _c in cleaned]
     if audit_changes:
         audit_record(
             organization=organization,
