@@ -114,3 +114,44 @@ def test_build_from_template_and_run_one_question_at_a_time(
     assert person.support_level == 5
     assert list(person.tags.values_list("name", flat=True)) == ["supporter"]
     assert {a.version.number for a in Answer.objects.filter(person=person)} == {2}
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_public_form_on_a_phone_without_javascript(live_server: Any, browser: Any) -> None:
+    from mobiliza.people.models import Person
+    from mobiliza.surveys.services import survey_public_set
+    from mobiliza.surveys.tests.factories import make_survey
+
+    org = OrganizationFactory(name="Movimento Avante")
+    survey = make_survey(org)
+    survey_public_set(survey=survey, actor=None, enabled=True)
+    context = browser.new_context(
+        viewport={"width": 360, "height": 740}, is_mobile=True, java_script_enabled=False
+    )
+    page = context.new_page()
+    try:
+        page.goto(live_server.url + f"/surveys/f/{survey.public_token}/")
+        assert no_horizontal_scroll_static(page)
+        honeypot = page.locator("#id_website").bounding_box()
+        assert honeypot is not None and honeypot["x"] + honeypot["width"] <= 0  # off-screen
+        page.check("input[name=q-support][value=maybe]")
+        page.check("input[name=q-issue][value=jobs]")
+        page.check("input[name=q-issue][value=climate]")
+        page.fill("input[name=first_name]", "Carla")
+        page.fill("input[name=email]", "carla@example.org")
+        page.check("input[name=consent_sms]")
+        page.click("[data-testid=public-submit]")
+        page.wait_for_selector("[data-testid=public-thanks]")
+    finally:
+        context.close()
+    person = Person.objects.get(organization=org, email="carla@example.org")
+    assert person.consent_sms is True and person.consent_phone is None
+    assert person.consent_email is True  # the "Climate" choice records email consent
+    values = {a.question.key: a.value for a in Answer.objects.filter(person=person)}
+    assert values == {"support": "maybe", "issue": ["jobs", "climate"]}
+
+
+def no_horizontal_scroll_static(page: Any) -> bool:
+    box = page.locator("main").bounding_box()
+    return bool(box and box["x"] + box["width"] <= 361)
