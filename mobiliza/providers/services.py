@@ -267,7 +267,7 @@ def webhook_event_process(*, event_id: int) -> str:
     """Process one stored event exactly once. Safe to call again (returns the stored outcome)."""
     with transaction.atomic():
         event = (
-            WebhookEvent.objects.select_for_update()
+            WebhookEvent.objects.select_for_update(of=("self",))
             .select_related("account", "account__organization")
             .filter(pk=event_id)
             .first()

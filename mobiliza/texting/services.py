@@ -382,16 +382,19 @@ def _assign(*, campaign: TextCampaign, membership: Membership, count: int) -> in
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute(
+                # A CTE with FOR UPDATE is evaluated exactly once (an IN (subquery) may be
+                # rescanned by a nested loop, which with SKIP LOCKED returns other rows).
                 f"""
-                UPDATE {table} SET assigned_to_id = %s, assigned_at = %s, updated_at = %s
-                WHERE id IN (
+                WITH picked AS (
                     SELECT id FROM {table}
                     WHERE campaign_id = %s AND assigned_to_id IS NULL AND status = %s
                     ORDER BY id LIMIT %s
                     FOR UPDATE SKIP LOCKED
-                ) AND assigned_to_id IS NULL
+                )
+                UPDATE {table} AS c SET assigned_to_id = %s, assigned_at = %s, updated_at = %s
+                FROM picked WHERE c.id = picked.id AND c.assigned_to_id IS NULL
                 """,  # noqa: S608 - the table name is ours, values are parameters
-                [membership.pk, now, now, campaign.pk, Conversation.Status.NEW, count],
+                [campaign.pk, str(Conversation.Status.NEW), count, membership.pk, now, now],
             )
             return int(cursor.rowcount)
     # SQLite: the surrounding transaction is IMMEDIATE, so no other writer runs meanwhile.
@@ -742,9 +745,24 @@ def outbox_dispatch(
     *, message_id: int, now: dt.datetime | None = None, provider: MessagingProvider | None = None
 ) -> str:
     """Hand one queued message to the provider. Idempotent: a message already handed over, or
-    claimed by another worker, is left alone. Returns what happened."""
+    claimed by another worker, is left alone. Returns what happened.
+
+    The conversation row stays locked from the opt-out check until the provider has the message,
+    and `opt_out_record` takes the same lock first: an opt-out either lands before the check (the
+    message is blocked) or waits until the message is out. Nothing leaves after an opt-out.
+    """
     now = now or timezone.now()
+    conversation_id = (
+        Message.objects.filter(pk=message_id).values_list("conversation_id", flat=True).first()
+    )
     with transaction.atomic():
+        if conversation_id:
+            # Lock order everywhere: conversation, then message (see opt_out_record).
+            list(
+                Conversation.objects.select_for_update()
+                .filter(pk=conversation_id)
+                .values_list("id", flat=True)
+            )
         qs = Message.objects.filter(
             pk=message_id,
             status=Message.Status.QUEUED,
@@ -752,7 +770,7 @@ def outbox_dispatch(
             direction=Message.Direction.OUTBOUND,
         ).filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
         if connection.features.has_select_for_update_skip_locked:
-            qs = qs.select_for_update(skip_locked=True)
+            qs = qs.select_for_update(skip_locked=True, of=("self",))
         message = qs.select_related("conversation", "conversation__campaign").first()
         if message is None:
             return "skipped"
@@ -782,28 +800,24 @@ def outbox_dispatch(
                     update_fields=["status", "error_message", "next_attempt_at", "updated_at"]
                 )
                 return "blocked"
+        account = message.provider_account
+        if account is None:
+            return "skipped"
         message.attempts += 1
         message.next_attempt_at = now + DISPATCH_LEASE
         message.save(update_fields=["attempts", "next_attempt_at", "updated_at"])
-        account = message.provider_account
-    if account is None:
-        return "skipped"
-    provider = provider or provider_for(account)
-    try:
-        result = provider.send_sms(
-            from_number=message.from_e164,
-            to_number=message.to_e164,
-            body=message.body,
-            status_callback=webhook_url(account=account, kind=WebhookKind.MESSAGE_STATUS),
-        )
-    except ProviderError as exc:
-        return _dispatch_failed(message, exc, now)
-    with transaction.atomic():
-        updated = Message.objects.filter(
-            pk=message.pk, provider_message_id__isnull=True, status=Message.Status.QUEUED
-        ).update(
+        provider = provider or provider_for(account)
+        try:
+            result = provider.send_sms(
+                from_number=message.from_e164,
+                to_number=message.to_e164,
+                body=message.body,
+                status_callback=webhook_url(account=account, kind=WebhookKind.MESSAGE_STATUS),
+            )
+        except ProviderError as exc:
+            return _dispatch_failed(message, exc, now)
+        Message.objects.filter(pk=message.pk).update(
             provider_message_id=result.provider_message_id,
-            status=Message.Status.QUEUED,
             segments=result.segments,
             sent_at=timezone.now(),
             next_attempt_at=None,
@@ -811,7 +825,7 @@ def outbox_dispatch(
             error_message="",
             updated_at=timezone.now(),
         )
-    return "handed_over" if updated else "skipped"
+    return "handed_over"
 
 
 def _dispatch_failed(message: Message, exc: ProviderError, now: dt.datetime) -> str:
@@ -877,6 +891,13 @@ def opt_out_record(
     """Record an opt-out (organization-wide, for good). Only the first one of a number sends the
     single confirmation, when `confirm` (stop word replies)."""
     with transaction.atomic():
+        # Wait for any send in flight to this number (outbox_dispatch holds these locks).
+        list(
+            Conversation.objects.select_for_update()
+            .filter(organization=organization, phone_e164=phone_e164)
+            .order_by("id")
+            .values_list("id", flat=True)
+        )
         try:
             with transaction.atomic():
                 optout = OptOut.objects.create(
@@ -1160,7 +1181,7 @@ def message_inbound_handle(
         return WebhookEvent.Outcome.PROCESSED
     from_e164, to_e164 = _e164(inbound.from_number), _e164(inbound.to_number)
     conversation = (
-        Conversation.objects.select_for_update()
+        Conversation.objects.select_for_update(of=("self",))
         .filter(organization=organization, phone_e164=from_e164, sender_e164=to_e164)
         .order_by(F("last_outbound_at").desc(nulls_last=True), "-id")
         .select_related("campaign", "person")
