@@ -220,6 +220,32 @@ def update_survey(
     return _detail(survey)
 
 
+class QuestionsIn(Schema):
+    questions: list[QuestionIn]
+
+
+@router.put(
+    "/surveys/{survey_id}/questions",
+    response=SurveyDetailOut,
+    summary="Replace the questions (matched by key; validated and published as a new version)",
+)
+def replace_questions(
+    request: HttpRequest, survey_id: uuid.UUID, payload: QuestionsIn
+) -> SurveyDetailOut:
+    organization = api_org(request, Perm.SURVEYS_MANAGE)
+    survey = selectors.survey_get(organization=organization, survey_id=survey_id)
+    try:
+        services.survey_questions_replace(
+            survey=survey,
+            actor=request.user,  # type: ignore[arg-type]
+            questions=[q.dict() for q in payload.questions],
+        )
+    except ValidationError as exc:
+        raise _unprocessable(exc) from None
+    survey.refresh_from_db()
+    return _detail(survey)
+
+
 @router.get("/survey-templates", response=list[SurveyOut], summary="The template library")
 def list_templates(request: HttpRequest, language: str = "") -> list[SurveyOut]:
     organization = api_org(request, Perm.SURVEYS_MANAGE)

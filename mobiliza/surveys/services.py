@@ -545,6 +545,112 @@ def question_update(
 
 
 @transaction.atomic
+def survey_questions_replace(
+    *, survey: Survey, actor: User | None, questions: Sequence[Mapping[str, Any]]
+) -> Survey:
+    """Replace the whole question list (the API's "save the survey" in one call).
+
+    Specs have the description's shape (`key`, `type`, `label`, `guidance`, `required`,
+    `choices` with `key`, `label`, `branch` {kind, to: question key}, `effects`). Questions and
+    choices are matched by key, so their ids, answers and segment filters survive; unmatched ones
+    are created; questions left out are removed. Validated and published like any builder save.
+    """
+    now = timezone.now()
+    every = {q.key: q for q in Question.objects.filter(survey=survey)}
+    taken = set(every)
+    kept: dict[str, Question] = {}
+    pending: list[tuple[Choice, str]] = []
+    for position, spec in enumerate(questions, start=1):
+        qtype = str(spec.get("type") or "")
+        if qtype not in QuestionType.values:
+            raise ValidationError(_("Unknown question type “%(type)s”.") % {"type": qtype})
+        label = str(spec.get("label") or "").strip()
+        if not label:
+            raise ValidationError(_("Every question needs a text."))
+        key = str(spec.get("key") or "")
+        question = every.get(key) if key else None
+        if question is not None and key in kept:
+            raise ValidationError(_("Two questions have the key “%(key)s”.") % {"key": key})
+        if question is None:
+            question = Question(
+                organization=survey.organization,
+                survey=survey,
+                key=_unique_key(key or label, taken, f"q{position}"),
+            )
+        elif question.type != qtype and question.answers.exists():
+            raise ValidationError(
+                _("“%(question)s” already has answers: its type can't change.")
+                % {"question": question.label}
+            )
+        question.position = position
+        question.type = qtype
+        question.label = label[:500]
+        question.guidance = str(spec.get("guidance") or "")
+        question.required = bool(spec.get("required"))
+        question.removed_at = None
+        question.save()
+        kept[key or question.key] = question
+        choice_specs: list[Mapping[str, Any]] = list(spec.get("choices") or [])
+        if qtype in FIXED_CHOICE_TYPES:
+            given = {str(c.get("key")): c for c in choice_specs}
+            choice_specs = [
+                {**given.get(k, {}), "key": k, "label": given.get(k, {}).get("label") or lab}
+                for k, lab in fixed_choices(qtype, survey.language)
+            ]
+        elif qtype not in CHOICE_TYPES:
+            choice_specs = []
+        old_choices = {c.key: c for c in question.choices.all()}
+        choice_taken = set(old_choices)
+        used: set[int] = set()
+        for cpos, cspec in enumerate(choice_specs):
+            clabel = str(cspec.get("label") or "").strip()
+            if not clabel:
+                continue
+            branch: Mapping[str, Any] = cspec.get("branch") or {}
+            kind = str(branch.get("kind") or BranchKind.NEXT)
+            if kind not in BranchKind.values:
+                raise ValidationError(_("Unknown branch “%(kind)s”.") % {"kind": kind})
+            ckey = str(cspec.get("key") or "")
+            choice = old_choices.get(ckey) if ckey else None
+            if choice is None or choice.pk in used:
+                choice = Choice(
+                    question=question,
+                    key=_unique_key(ckey or clabel, choice_taken, f"c{cpos + 1}"),
+                )
+            for name, value in {
+                "label": clabel[:200],
+                "position": cpos,
+                "branch": kind,
+                "branch_to": None,
+                "removed_at": None,
+                **_clean_effects(cspec.get("effects") or {}),
+            }.items():
+                setattr(choice, name, value)
+            choice.save()
+            used.add(choice.pk)
+            if kind == BranchKind.GOTO:
+                pending.append((choice, str(branch.get("to") or "")))
+        question.choices.filter(removed_at__isnull=True).exclude(pk__in=used).update(removed_at=now)
+    for choice, target in pending:
+        choice.branch_to = kept.get(target)
+        choice.save(update_fields=["branch_to"])
+    Question.objects.filter(survey=survey, removed_at__isnull=True).exclude(
+        pk__in=[q.pk for q in kept.values()]
+    ).update(removed_at=now)
+    version = survey.current_version
+    _publish(survey=survey, actor=actor)
+    if survey.current_version != version:
+        audit_record(
+            organization=survey.organization,
+            actor=actor,
+            action=AuditEvent.Action.UPDATE,
+            target=survey,
+            changes={"questions": {"old": None, "new": [q.key for q in kept.values()]}},
+        )
+    return survey
+
+
+@transaction.atomic
 def question_remove(*, question: Question, actor: User | None) -> None:
     """Remove a question from the survey (answers already given keep pointing at it)."""
     survey = question.survey

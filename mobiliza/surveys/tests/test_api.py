@@ -87,3 +87,39 @@ def test_record_answers_results_and_list(admin_api: Any, org: Any) -> None:
 def test_volunteer_token_cannot_manage(volunteer_member: Any, org: Any) -> None:
     client = api_client_for(volunteer_member)
     assert client.get("/api/v1/surveys").status_code == 403
+
+
+def test_replace_questions_keeps_identities(admin_api: Any, org: Any) -> None:
+    from mobiliza.surveys.models import Question
+
+    survey = make_survey(org)
+    support = Question.objects.get(survey=survey, key="support")
+    url = f"/api/v1/surveys/{survey.public_id}/questions"
+    questions = [
+        {"key": "plan", "type": "yes_no", "label": "Will you vote?", "required": True,
+         "choices": [{"key": "no", "label": "No", "branch": {"kind": "end"}}]},
+        {"key": "support", "type": "single", "label": "Support?", "choices": [
+            {"key": "yes", "label": "Yes!", "effects": {"support_level": 5}},
+            {"key": "new", "label": "New one", "branch": {"kind": "goto", "to": "extra"}}]},
+        {"type": "short_text", "label": "Extra", "key": "extra"},
+    ]  # fmt: skip
+    response = admin_api.put(
+        url, json.dumps({"questions": questions}), content_type="application/json"
+    )
+    assert response.status_code == 200, response.content
+    body = response.json()
+    described = body["definition"]["questions"]
+    assert [q["key"] for q in described] == ["plan", "support", "extra"]
+    assert described[1]["id"] == str(support.public_id)  # same question, same id
+    assert [c["key"] for c in described[1]["choices"]] == ["yes", "new"]
+    assert described[0]["choices"][1]["branch"]["kind"] == "end"
+    assert body["version"] == 2
+    assert Question.objects.get(survey=survey, key="issue").removed_at is not None
+    # A loop: refused, nothing changes.
+    questions[2]["type"] = "yes_no"
+    questions[2]["choices"] = [
+        {"key": "yes", "label": "Y", "branch": {"kind": "goto", "to": "plan"}}
+    ]
+    bad = admin_api.put(url, json.dumps({"questions": questions}), content_type="application/json")
+    assert bad.status_code == 422 and "loop" in bad.json()["detail"]
+    assert admin_api.get(f"/api/v1/surveys/{survey.public_id}").json()["version"] == 2
