@@ -120,3 +120,43 @@ def test_organizer_creates_and_agent_calls_from_a_phone(
         )
         == 0
     )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_result_sent_while_offline_is_recorded_once_after_reload(
+    live_server: Any, phone_page: Any, org: Any
+) -> None:
+    from mobiliza.calling.tests.factories import make_agent, make_operation
+
+    op = make_operation(org, people=3)
+    agent = make_agent(op)
+    page = phone_page
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.fill("input[name=username]", agent.user.email)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.goto(f"{live_server.url}/calling/{op.public_id}/call/")
+    page.wait_for_selector("[data-testid=call-form]:not([hidden])")
+    first_target = page.evaluate("document.getElementById('dial').href")
+    page.route("**/result", lambda route: route.abort())
+    page.check("input[name=status][value=refused]")
+    page.click("[data-testid=save-next]")
+    page.wait_for_function(
+        "Object.keys(localStorage).some(k => k.startsWith('mobiliza.call.pending'))"
+    )
+    key = page.evaluate(
+        "JSON.parse(localStorage.getItem(Object.keys(localStorage).find(k => k.startsWith('mobiliza.call.pending')))).body.idempotency_key"
+    )
+    assert page.is_visible("[data-testid=offline]")
+    assert CallAttempt.objects.count() == 0
+    page.unroute("**/result")
+    page.reload()
+    page.wait_for_function(
+        "!Object.keys(localStorage).some(k => k.startsWith('mobiliza.call.pending'))"
+    )
+    page.wait_for_selector("[data-testid=call-form]:not([hidden])")
+    attempts = list(CallAttempt.objects.all())
+    assert len(attempts) == 1 and attempts[0].idempotency_key == key
+    assert attempts[0].status.key == "refused"
+    # the next person is a different one
+    assert page.evaluate("document.getElementById('dial').href") != first_target
