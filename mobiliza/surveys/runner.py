@@ -261,6 +261,13 @@ def stepper_step(description: SurveyDesc, data: Any = None) -> StepperState:
     current = str(data.get("survey-current", "")) if data is not None else ""
     if current != END and current not in full:
         current = full[0]  # first visit, or a question no longer on the path
+    elif current != END:
+        # Never past a question that still needs an answer (a forged or stale survey-current).
+        for key in full[: full.index(current)]:
+            earlier = question_by_key(description, key)
+            if earlier is not None and check_answer(earlier, raw.get(key)):
+                current = key
+                break
     action = str(data.get("survey-action", "")) if data is not None else ""
     error = ""
     if action == "back":
