@@ -269,3 +269,12 @@ def test_home_card_counts_this_weeks_answers(
     page = organizer_client.get(reverse("web:home")).content.decode()
     assert "Survey answers, last 7 days" in page
     assert "Survey answers" not in volunteer_client.get(reverse("web:home")).content.decode()
+
+
+def test_template_library_query_count(
+    organizer_client: Any, org: Any, django_assert_max_num_queries: Any
+) -> None:
+    organizer_client.get(reverse("surveys:templates"))  # first visit seeds the library
+    with django_assert_max_num_queries(8):
+        page = organizer_client.get(reverse("surveys:templates") + "?language=all").content.decode()
+    assert page.count('data-testid="template-card"') == 12
