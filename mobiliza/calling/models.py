@@ -287,9 +287,9 @@ class CallTarget(BaseModel):
         FRESH = 3, _("Fresh")
 
     # Foreign keys covered by the composite indexes below (or rarely followed) get no index of
-    # their own, and the ones only our code writes get no database constraint: every index and
-    # every deferred constraint check costs time on each of the million rows a build inserts.
-    # The operation and person keys keep their constraints.
+    # their own, and none gets a database constraint: a deferred constraint check is a query per
+    # row at COMMIT, and a list build inserts a million rows at once. Django still cascades
+    # deletes (operation, person) itself; only our services write these rows.
     organization = models.ForeignKey(
         "accounts.Organization",
         on_delete=models.CASCADE,
@@ -298,9 +298,15 @@ class CallTarget(BaseModel):
         db_constraint=False,
     )
     operation = models.ForeignKey(
-        CallOperation, on_delete=models.CASCADE, related_name="targets", db_index=False
+        CallOperation,
+        on_delete=models.CASCADE,
+        related_name="targets",
+        db_index=False,
+        db_constraint=False,
     )
-    person = models.ForeignKey("people.Person", on_delete=models.CASCADE, related_name="+")
+    person = models.ForeignKey(
+        "people.Person", on_delete=models.CASCADE, related_name="+", db_constraint=False
+    )
     phone_e164 = models.CharField(max_length=20)
     time_zone = models.CharField(max_length=64)
     household_id = models.BigIntegerField(null=True, blank=True)

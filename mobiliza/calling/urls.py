@@ -6,6 +6,7 @@ app_name = "calling"
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
     path("new/", views.create, name="create"),
+    path("statuses/", views.statuses, name="statuses"),
     path("join/<str:token>/", views.join, name="join"),
     path("<uuid:calloperation_id>/", views.detail, name="detail"),
     path("<uuid:calloperation_id>/call/", views.call, name="call"),

@@ -261,6 +261,42 @@ def target_restore(request: OrgRequest, calltarget_id: Any) -> HttpResponse:
     return redirect("calling:detail", operation.public_id)
 
 
+@org_view(Perm.ORG_SETTINGS)
+def statuses(request: OrgRequest) -> HttpResponse:
+    """The organization's call statuses; admins add their own (a label per language, flags)."""
+    errors: list[str] = []
+    if request.method == "POST":
+        try:
+            services.status_create(
+                organization=request.organization,
+                actor=request.user,
+                key=request.POST.get("key", "") or request.POST.get("label_en", ""),
+                labels={code: request.POST.get(f"label_{code}", "") for code in ("en", "fr", "pt")},
+                group=CallStatus.Group.AGENT
+                if request.POST.get("group") != CallStatus.Group.REMOVAL
+                else CallStatus.Group.REMOVAL,
+                is_final=request.POST.get("is_final") == "on",
+                is_reached=request.POST.get("is_reached") == "on",
+                is_do_not_call=request.POST.get("is_do_not_call") == "on",
+                removes_target=request.POST.get("removes_target") == "on",
+            )
+        except ValidationError as exc:
+            errors = exc.messages
+        else:
+            messages.success(request, _("The status was added."))
+            return redirect("calling:statuses")
+    return render(
+        request,
+        "calling/statuses.html",
+        {
+            "statuses": statuses_ensure(organization=request.organization),
+            "errors": errors,
+            "posted": request.POST,
+        },
+        status=422 if errors else 200,
+    )
+
+
 # --- the wizard ---------------------------------------------------------------------------------
 def _surveys(request: OrgRequest) -> list[Any]:
     from mobiliza.surveys.selectors import survey_list
@@ -771,7 +807,7 @@ def _step_contacts(request: OrgRequest, op: CallOperation, post: bool) -> StepRe
     return False, {
         "form": form,
         "preview": services.list_preview(operation=op),
-        "filter_builder_url": _url_or("people:segment_new", fallback=_url_or("people:list")),
+        "filter_builder_url": _url_or("people:list") + f"?list={op.source}",
     }
 
 

@@ -281,3 +281,30 @@ def test_tag_rule_unknown_blocking_and_restore(org: Any, organizer_member: Any) 
     assert client.post(f"/calling/targets/{target.public_id}/restore/").status_code == 302
     target.refresh_from_db()
     assert target.state == "ready"
+
+
+def test_admins_extend_the_status_list(org: Any, admin_member: Any, organizer_member: Any) -> None:
+    client = client_for(admin_member)
+    assert client.get("/calling/statuses/").status_code == 200
+    bad = client.post("/calling/statuses/", {"label_en": ""})
+    assert bad.status_code == 422
+    ok = client.post(
+        "/calling/statuses/",
+        {"label_en": "Wants a yard sign", "label_fr": "Veut une pancarte", "is_reached": "on"},
+    )
+    assert ok.status_code == 302
+    from mobiliza.calling.models import CallStatus
+
+    status = CallStatus.objects.get(organization=org, key="wants-a-yard-sign")
+    assert status.labels["fr"] == "Veut une pancarte" and status.is_reached
+    assert client_for(organizer_member).get("/calling/statuses/").status_code == 403
+    # new operations offer it in the recycling table
+    op = make_operation(org, build=False)
+    assert op.recycling_rules.filter(status=status).exists()
+
+
+def test_dashboard_rows_partial_for_live_refresh(org: Any, organizer_member: Any) -> None:
+    client = client_for(organizer_member)
+    make_operation(org, owner=organizer_member, people=2)
+    page = client.get("/calling/", headers={"HX-Request": "true"}).content.decode()
+    assert "Phone bank" in page and "<html" not in page
