@@ -126,6 +126,20 @@ class _Plan:
                 self.by_target.setdefault(target, []).append(index)
         self.constants = {k: v for k, v in cfg.constants.items() if k in targets}
         self.names = cfg.header
+        # The common case compiled: one column into one text field (stage index, column, max).
+        self.simple: list[tuple[int, int, int]] = []
+        self.others: list[tuple[str, str, list[int]]] = []
+        for target, indexes in self.by_target.items():
+            kind = targets[target][1]
+            if (
+                cfg.kind == "people"
+                and kind == "text"
+                and target != "full_name"
+                and len(indexes) == 1
+            ):
+                self.simple.append((IDX[target], indexes[0], MAX_LEN.get(target, 255)))
+            else:
+                self.others.append((target, kind, indexes))
 
 
 def _escape_copy(value: str) -> str:
@@ -281,8 +295,11 @@ def _people_row(plan: _Plan, record: list[str], line: int, out: ChunkOut) -> Non
     for target, value in plan.constants.items():
         if target in IDX:
             row[IDX[target]] = value[: MAX_LEN.get(target, 255)]
-    for target, indexes in plan.by_target.items():
-        kind = PERSON_TARGETS[target][1]
+    for stage_index, column, limit in plan.simple:
+        value = record[column].strip()
+        if value:
+            row[stage_index] = value[:limit]
+    for target, kind, indexes in plan.others:
         if kind == "phone":
             for i in indexes:
                 raw = record[i].strip()
@@ -322,12 +339,12 @@ def _people_row(plan: _Plan, record: list[str], line: int, out: ChunkOut) -> Non
             else:
                 problems.append((line, col, "bad_country", {"value": value[:80]}))
         elif kind in {"latitude", "longitude"}:
-            limit = 90.0 if kind == "latitude" else 180.0
+            bound = 90.0 if kind == "latitude" else 180.0
             try:
                 number = float(value.replace(",", "."))
             except ValueError:
-                number = limit + 1
-            if -limit <= number <= limit:
+                number = bound + 1
+            if -bound <= number <= bound:
                 row[IDX[target]] = number
             else:
                 problems.append((line, col, "bad_coordinate", {"value": value[:40]}))

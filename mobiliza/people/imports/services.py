@@ -380,6 +380,7 @@ def import_job_run(
         )
         timings["read"] = time.monotonic() - started
         stage.analyze()
+        timings["analyze"] = time.monotonic() - started - timings["read"]
         on_progress("saving", parsed["rows"], parsed["rows"])
         custom_keys = {
             target[len(CUSTOM_PREFIX) :]: column
@@ -401,6 +402,7 @@ def import_job_run(
                     tag_names=parsed["tag_names"],
                     custom_keys=custom_keys,
                     report=report,
+                    timings=timings,
                 )
             else:
                 counts = engine.apply_votes(
