@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from django.db import connection, transaction
-from django.db.models import Count, Exists, Min, OuterRef, Q, QuerySet
+from django.db.models import Case, Count, Exists, Min, OuterRef, Q, QuerySet, Value, When
 from django.utils import timezone
 
 from mobiliza.calling.models import (
@@ -339,21 +339,38 @@ def target_claim(
         closed = operation_open(operation, now)
         if closed:
             return Claim(target=None, message=closed)
-        held = (
-            CallTarget.objects.filter(
-                operation=operation, held_by=agent, state=S.READY, lease_expires_at__gt=now
+        zones = zones_inside(operation_window(operation), operation.time_zones or [], now)
+        # One statement for "mine": the target this agent still holds (a reload gets it back),
+        # else this agent's own callback that is due.
+        mine = (
+            CallTarget.objects.filter(operation=operation, state=S.READY)
+            .filter(
+                Q(held_by=agent, lease_expires_at__gt=now)
+                | Q(callback_for=agent, available_at__lte=now, time_zone__in=zones)
             )
-            .order_by("id")
+            .select_related("person")
+            .order_by(
+                Case(When(held_by=agent, then=Value(0)), default=Value(1)), "available_at", "id"
+            )
+            .select_for_update(skip_locked=True, of=("self",))
             .first()
         )
-        if held is not None:
-            held.lease_expires_at = held.available_at = _lease(operation, now)
-            held.save(update_fields=["lease_expires_at", "available_at", "updated_at"])
-            return Claim(target=held, reused=True)
-        zones = zones_inside(operation_window(operation), operation.time_zones or [], now)
+        if (
+            mine is not None
+            and mine.held_by_id == agent.id
+            and mine.lease_expires_at is not None
+            and mine.lease_expires_at > now
+        ):
+            mine.lease_expires_at = mine.available_at = _lease(operation, now)
+            mine.save(update_fields=["lease_expires_at", "available_at", "updated_at"])
+            return Claim(target=mine, reused=True)
         rules = list(operation.blocking_rules.select_related("removal_status"))
         for _attempt in range(MAX_BLOCKED_PER_CLAIM):
-            target = _next_candidate(operation, agent, zones, now) if zones else None
+            target: CallTarget | None
+            if mine is not None:
+                target, mine = mine, None
+            else:
+                target = _next_candidate(operation, zones, now) if zones else None
             if target is None:
                 break
             blocking = next(
@@ -376,21 +393,16 @@ def target_claim(
 
 
 def _next_candidate(
-    operation: CallOperation, agent: Membership, zones: list[str], now: dt.datetime
+    operation: CallOperation, zones: list[str], now: dt.datetime
 ) -> CallTarget | None:
-    base = CallTarget.objects.filter(
-        operation=operation, state=S.READY, available_at__lte=now, time_zone__in=zones
-    ).select_related("person")
-    personal = (
-        base.filter(callback_for=agent)
-        .order_by("available_at", "id")
-        .select_for_update(skip_locked=True, of=("self",))
-        .first()
-    )
-    if personal is not None:
-        return personal
+    """The next free target: open callbacks, then recycled, then fresh (personal callbacks of
+    other agents wait until they open)."""
     return (
-        base.filter(Q(callback_for__isnull=True) | Q(callback_open_at__lte=now))
+        CallTarget.objects.filter(
+            operation=operation, state=S.READY, available_at__lte=now, time_zone__in=zones
+        )
+        .filter(Q(callback_for__isnull=True) | Q(callback_open_at__lte=now))
+        .select_related("person")
         .order_by("priority", "available_at", "id")
         .select_for_update(skip_locked=True, of=("self",))
         .first()

@@ -34,17 +34,16 @@ if TYPE_CHECKING:
 
 V = FieldRule.Visibility
 
-# Sensible defaults for a new operation: (visibility, highlight)
+# Sensible defaults for a new operation: (visibility, highlight). Everything else starts hidden:
+# the number being called is always shown on the Call button, and tags may be sensitive.
 DEFAULT_RULES: dict[str, tuple[str, bool]] = {
     "first_name": (V.VISIBLE, True),
     "last_name": (V.VISIBLE, True),
-    "phones": (V.VISIBLE, False),
     "city": (V.VISIBLE, False),
     "language": (V.EDITABLE, False),
     "email": (V.EDITABLE, False),
     "support_level": (V.EDITABLE, True),
     "birth_year": (V.VISIBLE, False),
-    "tags": (V.VISIBLE, False),
     "notes": (V.VISIBLE, False),
 }
 # Types an agent can edit inline as one value (phones and tags have their own flows).
