@@ -99,6 +99,32 @@ def _page_url(request: OrgRequest, **changes: str) -> str:
     return f"?{query.urlencode()}" if query else "?"
 
 
+def _rows(people: list[Person]) -> list[dict[str, Any]]:
+    """What a list row shows, computed once (50 rows render in a few milliseconds)."""
+    base = reverse("people:list")
+    rows = []
+    for p in people:
+        phones = p.phones.all()
+        phone = phones[0] if phones else None
+        rows.append(
+            {
+                "name": p.full_name,
+                "url": f"{base}{p.public_id}/",
+                "elector": p.list == PersonList.ELECTORS,
+                "phone": (phone.e164 or phone.raw) if phone else "",
+                "phone_invalid": bool(phone and not phone.is_valid),
+                "email": p.email,
+                "city": p.city,
+                "support": p.support_level,
+                "elector_url": f"{base}{p.elector.public_id}/"
+                if p.elector_id and p.elector
+                else "",
+                "dnc": p.do_not_contact,
+            }
+        )
+    return rows
+
+
 def _people_page(
     request: OrgRequest, *, segment: Segment | None = None, template: str = "people/list.html"
 ) -> HttpResponse:
@@ -130,6 +156,7 @@ def _people_page(
         page = selectors.PeoplePage(people=[], next_cursor=None)
     context.update(
         {
+            "rows": _rows(page.people),
             "list_name": list_name,
             "list_label": LIST_CHOICES[list_name],
             "lists": PersonList.choices,
