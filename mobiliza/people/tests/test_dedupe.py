@@ -142,23 +142,26 @@ def test_merge_moves_phones_tags_votes_consents_segments_without_duplicates(
 def test_merge_moves_survey_answers_safely(org: Any, pair: tuple[Person, Person]) -> None:
     """Other apps' rows follow the kept person; where both answered the same question, both
     answers stay and only the newer one is the latest."""
-    answer_model = pytest.importorskip("mobiliza.surveys.models").Answer
-    keep, other = pair
-    fields = {f.name for f in answer_model._meta.get_fields()}
-    if "is_latest" not in fields:
-        pytest.skip("surveys has no latest-answer flag")
-    from mobiliza.surveys.tests import factories as survey_factories  # type: ignore[attr-defined]
+    from mobiliza.surveys.models import Answer
+    from mobiliza.surveys.services import answers_record
+    from mobiliza.surveys.tests.factories import make_survey
 
-    make = getattr(survey_factories, "make_answer", None)
-    if make is None:
-        pytest.skip("surveys factories have no make_answer helper")
-    older = make(person=other, organization=org)
-    newer = make(person=keep, organization=org, question=older.question)
+    keep, other = pair
+    survey = make_survey(org)
+    answers_record(
+        organization=org, person=other, survey=survey, answers={"age": 40, "nick": "Nini"},
+        channel="call", agent=None,
+    )  # fmt: skip
+    answers_record(
+        organization=org, person=keep, survey=survey, answers={"age": 41}, channel="call",
+        agent=None,
+    )  # fmt: skip
     services.person_merge(keep=keep, other=other, actor=None)
-    older.refresh_from_db()
-    newer.refresh_from_db()
-    assert older.person_id == keep.pk and newer.person_id == keep.pk
-    assert [older.is_latest, newer.is_latest].count(True) == 1
+    answers = list(Answer.objects.filter(person=keep).select_related("question"))
+    assert len(answers) == 3  # nothing lost
+    ages = [a for a in answers if a.question.key == "age"]
+    assert [a.is_latest for a in sorted(ages, key=lambda a: a.value)] == [False, True]
+    assert [a.value for a in answers if a.question.key == "nick"] == ["Nini"]
 
 
 def test_merge_refuses_nonsense(org: Any, other_org: Any) -> None:
