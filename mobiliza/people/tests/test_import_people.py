@@ -429,3 +429,37 @@ def test_import_people_command(org: Any, tmp_path: Path) -> None:
         call_command("import_people", str(path), org="nope", list="electors")
     with pytest.raises(CommandError, match="preset “ncvhis” is for another kind"):
         call_command("import_people", str(path), org=org.slug, list="electors", preset="ncvhis")
+
+
+def test_a_failure_while_saving_rolls_everything_back(org: Any, tmp_path: Path) -> None:
+    """The database refuses the phones (a trigger stands in for a full disk or a lost
+    connection) after the people and households were inserted: nothing stays."""
+    from django.db import connection
+
+    existing = _existing(org, external_id="X1", first_name="Old")
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "CREATE FUNCTION imp_test_fail() RETURNS trigger LANGUAGE plpgsql AS "
+                "$$ BEGIN RAISE EXCEPTION 'no space left on device'; END $$"
+            )
+            cursor.execute(
+                "CREATE TRIGGER imp_test_fail BEFORE INSERT ON people_personphone "
+                "FOR EACH ROW EXECUTE FUNCTION imp_test_fail()"
+            )
+        else:
+            cursor.execute(
+                "CREATE TRIGGER imp_test_fail BEFORE INSERT ON people_personphone "
+                "BEGIN SELECT RAISE(ABORT, 'no space left on device'); END"
+            )
+    path = write_file(
+        tmp_path, "f.csv", "id,first_name,phone,street\nX1,New,912000001,Rua A 1\nX2,Eva,,Rua B 2\n"
+    )
+    job = run_import(org, path)
+    assert job.status == ImportJob.Status.FAILED
+    assert "Nothing was changed" in job.error_message
+    assert Person.objects.filter(organization=org).count() == 1
+    existing.refresh_from_db()
+    assert existing.first_name == "Old" and existing.household_id is None
+    assert not Household.objects.filter(organization=org).exists()
+    assert not [t for t in connection.introspection.table_names() if t.startswith("imp_stage_")]
