@@ -280,15 +280,17 @@ def person_history(
     *, organization: Organization, person: Person, limit: int = 100
 ) -> list[AuditEvent]:
     """The audit trail of a person: edits, merges, tags, consent, answers recorded through
-    people services, newest first."""
+    people services, newest first; with the trail of the people merged into this one."""
+    events = AuditEvent.objects.filter(
+        organization=organization, object_type=Person._meta.label_lower
+    )
+    ids = {str(person.public_id)}
+    merged = events.filter(
+        action=AuditEvent.Action.MERGE, object_id=str(person.public_id)
+    ).values_list("meta", flat=True)
+    ids.update(str(m.get("merged")) for m in merged if isinstance(m, dict) and m.get("merged"))
     return list(
-        AuditEvent.objects.filter(
-            organization=organization,
-            object_type=Person._meta.label_lower,
-            object_id=str(person.public_id),
-        )
-        .select_related("actor")
-        .order_by("-id")[:limit]
+        events.filter(object_id__in=sorted(ids)).select_related("actor").order_by("-id")[:limit]
     )
 
 

@@ -93,6 +93,11 @@ def test_merge_keeps_every_chosen_value(
     assert event.meta["merged"] == str(other.public_id)
     assert event.meta["merged_values"]["support_level"] == 5  # what was not taken is on record
     assert AuditEvent.objects.filter(action="delete", object_id=str(other.public_id)).exists()
+    # The kept person's history includes the merged person's past.
+    from mobiliza.people.selectors import person_history
+
+    history = person_history(organization=org, person=merged)
+    assert {e.object_id for e in history} == {str(keep.public_id), str(other.public_id)}
 
 
 def test_merge_moves_phones_tags_votes_consents_segments_without_duplicates(
