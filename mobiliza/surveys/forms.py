@@ -86,6 +86,7 @@ SUPPORT_CHOICES = [("", _("No change")), *[(str(n), str(n)) for n in range(1, 6)
 
 CHOICE_FIELDS = (
     "id",
+    "order",
     "key",
     "label",
     "branch",
@@ -115,4 +116,13 @@ def choice_rows_from_post(data: Any, count: int) -> list[dict[str, Any]]:
             else:
                 row[name] = str(data.get(prefix + name, "")).strip()
         rows.append(row)
-    return rows
+
+    def position(item: tuple[int, dict[str, Any]]) -> tuple[float, int]:
+        index, row = item
+        try:
+            return (float(row["order"]), index)
+        except ValueError:
+            return (float(index + 1), index)
+
+    # The "order" inputs let the editor reorder choices; ties keep the page's order.
+    return [row for _i, row in sorted(enumerate(rows), key=position)]

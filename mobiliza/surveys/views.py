@@ -313,9 +313,11 @@ def question_create_view(request: OrgRequest, survey_id: Any) -> HttpResponse:
 
 def _rows_from_question(question: Question) -> list[dict[str, Any]]:
     rows = []
-    for c in question.choices.filter(removed_at__isnull=True).select_related("branch_to"):
+    choices = question.choices.filter(removed_at__isnull=True).select_related("branch_to")
+    for n, c in enumerate(choices, start=1):
         rows.append(
             {
+                "order": str(n),
                 "id": str(c.public_id),
                 "key": c.key,
                 "label": c.label,
@@ -333,9 +335,10 @@ def _rows_from_question(question: Question) -> list[dict[str, Any]]:
     return rows
 
 
-def _blank_rows(n: int) -> list[dict[str, Any]]:
+def _blank_rows(n: int, start: int = 1) -> list[dict[str, Any]]:
     return [
         {
+            "order": str(start + i),
             "id": "",
             "key": "",
             "label": "",
@@ -349,7 +352,7 @@ def _blank_rows(n: int) -> list[dict[str, Any]]:
             "consent_granted": True,
             "remove": False,
         }
-        for _i in range(n)
+        for i in range(n)
     ]
 
 
@@ -394,7 +397,7 @@ def question_edit_view(request: OrgRequest, survey_id: Any, question_id: Any) ->
     else:
         rows = _rows_from_question(question)
         if question.type not in FIXED_CHOICE_TYPES:
-            rows += _blank_rows(EXTRA_CHOICE_ROWS)
+            rows += _blank_rows(EXTRA_CHOICE_ROWS, start=len(rows) + 1)
     return render(
         request, "surveys/question_edit.html", _question_context(survey, question, form, rows)
     )

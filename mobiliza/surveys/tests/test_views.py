@@ -278,3 +278,26 @@ def test_template_library_query_count(
     with django_assert_max_num_queries(8):
         page = organizer_client.get(reverse("surveys:templates") + "?language=all").content.decode()
     assert page.count('data-testid="template-card"') == 12
+
+
+def test_choices_can_be_reordered(organizer_client: Any, org: Any) -> None:
+    survey = make_survey(org)
+    question = Question.objects.get(survey=survey, key="issue")
+    choices = list(question.choices.order_by("position"))
+    data = {"type": "multiple", "label": question.label, "choice-count": str(len(choices))}
+    for i, choice in enumerate(choices):
+        data[f"choice-{i}-id"] = str(choice.public_id)
+        data[f"choice-{i}-label"] = choice.label
+        data[f"choice-{i}-branch"] = "next"
+        data[f"choice-{i}-order"] = str(len(choices) - i)
+    page = organizer_client.get(
+        reverse("surveys:question_edit", args=[survey.public_id, question.public_id])
+    ).content.decode()
+    assert 'name="choice-0-order" value="1"' in page
+    response = organizer_client.post(
+        reverse("surveys:question_edit", args=[survey.public_id, question.public_id]), data
+    )
+    assert response.status_code == 302
+    survey.refresh_from_db()
+    described = survey.current_version.definition["questions"][2]
+    assert [c["key"] for c in described["choices"]] == ["climate", "jobs", "health"]
