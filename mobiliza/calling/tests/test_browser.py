@@ -59,7 +59,7 @@ def test_organizer_creates_and_agent_calls_from_a_phone(
     # 5 survey: none
     _next(page, 5)
     # 6 recycling (auto-detected greyed out)
-    assert page.locator("table.recycling.disabled").count() == 1
+    assert page.locator("ul.recycling.disabled").count() == 1
     _next(page, 6)
     # 7 blocking: none
     _next(page, 7)

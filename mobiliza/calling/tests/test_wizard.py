@@ -308,3 +308,51 @@ def test_dashboard_rows_partial_for_live_refresh(org: Any, organizer_member: Any
     make_operation(org, owner=organizer_member, people=2)
     page = client.get("/calling/", headers={"HX-Request": "true"}).content.decode()
     assert "Phone bank" in page and "<html" not in page
+
+
+def test_users_step_adds_and_removes_members(org: Any, organizer_member: Any) -> None:
+    from mobiliza.accounts.tests.factories import make_member
+
+    client = client_for(organizer_member)
+    op = make_operation(org, owner=organizer_member, build=False)
+    op.wizard_step = 9
+    op.save()
+    colleague = make_member(org, "volunteer", full_name="Zoe Caller")
+    found = client.get("/accounts/members/search/?q=Zoe").content.decode()
+    assert str(colleague.public_id) in found
+    r = _post(
+        client,
+        op,
+        9,
+        {"users_action": "add", "member": str(colleague.public_id), "role": "owner"},
+        nav="stay",
+    )
+    assert r.status_code == 302
+    user = OperationUser.objects.get(operation=op, membership=colleague)
+    assert user.role == "owner"
+    _post(
+        client, op, 9, {"users_action": "remove", "operation_user": str(user.public_id)}, nav="stay"
+    )
+    assert not OperationUser.objects.filter(operation=op, membership=colleague).exists()
+    # the last owner cannot be removed
+    last = OperationUser.objects.get(operation=op, role="owner")
+    assert (
+        _post(
+            client,
+            op,
+            9,
+            {"users_action": "remove", "operation_user": str(last.public_id)},
+            nav="stay",
+        ).status_code
+        == 422
+    )
+    # another organization's member cannot be added
+    from mobiliza.accounts.tests.factories import OrganizationFactory
+
+    stranger = make_member(OrganizationFactory(), "volunteer")
+    assert (
+        _post(
+            client, op, 9, {"users_action": "add", "member": str(stranger.public_id)}, nav="stay"
+        ).status_code
+        == 422
+    )
