@@ -396,3 +396,40 @@ def test_hidden_rule_default_keeps_everything_else_hidden(org: Any) -> None:
     op = make_operation(org, build=False)
     rules = dict(FieldRule.objects.filter(operation=op).values_list("field_key", "visibility"))
     assert rules["voter_id"] == "hidden" and rules["birth_date"] == "hidden"
+
+
+def test_survey_answers_are_saved_once_and_counted_for_the_key_question(org: Any) -> None:
+    from mobiliza.calling.selectors import operation_stats
+    from mobiliza.surveys.models import Answer, Question
+    from mobiliza.surveys.tests.factories import make_survey
+
+    survey = make_survey(org)
+    op = make_operation(org, people=2)
+    op.survey = survey
+    op.key_question = Question.objects.get(survey=survey, key="support")
+    op.save()
+    agent = make_agent(op)
+    api = api_client_for(agent)
+    tid = _post(api, f"/api/v1/call-operations/{op.public_id}/claim").json()["target"]["id"]
+    body = {
+        "status": "completed",
+        "idempotency_key": uuid.uuid4().hex,
+        "answers": {"support": "yes", "age": 44},
+    }
+    assert _post(api, f"/api/v1/call-targets/{tid}/result", body).status_code == 201
+    assert _post(api, f"/api/v1/call-targets/{tid}/result", body).status_code == 200
+    assert Answer.objects.filter(source_type="call_attempt").count() == 2
+    stats = operation_stats(operation=op)
+    assert stats["key_answers"] == [{"answer": "Yes", "n": 1}]
+    # a bad answer is refused and nothing is stored
+    tid2 = _post(api, f"/api/v1/call-operations/{op.public_id}/claim").json()["target"]["id"]
+    bad = {
+        "status": "completed",
+        "idempotency_key": uuid.uuid4().hex,
+        "answers": {"support": "banana"},
+    }
+    assert _post(api, f"/api/v1/call-targets/{tid2}/result", bad).status_code == 422
+    assert CallAttempt.objects.filter(operation=op).count() == 1
+    # the calling page carries the survey description for the runner
+    page = client_for(agent).get(f"/calling/{op.public_id}/call/").content.decode()
+    assert "Will you support us?" in page
