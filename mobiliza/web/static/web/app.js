@@ -1,6 +1,15 @@
 // Mobiliza: small shared behaviours. Pages work without JavaScript; this only adds comfort.
 (function () {
   "use strict";
+  // <form data-confirm="Question?"> asks before submitting (the text stays HTML, never JavaScript).
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (!(form instanceof HTMLFormElement) || !form.hasAttribute("data-confirm")) return;
+    if (!window.confirm(form.getAttribute("data-confirm"))) {
+      event.preventDefault();
+      event.stopImmediatePropagation();
+    }
+  }, true);
   // A form marked data-once submits once: a double click or a held Enter key sends one request.
   document.addEventListener("submit", function (event) {
     var form = event.target;
