@@ -319,6 +319,25 @@ def webhook_reprocess_unmatched(*, max_age: dt.timedelta = dt.timedelta(hours=1)
     return sum(1 for pk in ids if webhook_event_process(event_id=pk) == "processed")
 
 
+# --- periodic work -----------------------------------------------------------------------------
+_TICK_HOOKS: list[Callable[[], object]] = []
+
+
+def register_tick_hook(hook: Callable[[], object]) -> None:
+    """Work to run every second without a broker (texting: retry due outbox messages). With a
+    broker, schedule the owning app's task with Celery beat instead."""
+    if hook not in _TICK_HOOKS:
+        _TICK_HOOKS.append(hook)
+
+
+def run_tick_hooks() -> None:
+    for hook in _TICK_HOOKS:
+        try:
+            hook()
+        except Exception:
+            logger.exception("tick hook failed")
+
+
 # --- the simulator's clock --------------------------------------------------------------------
 def simulator_schedule(
     *, account: ProviderAccount, events: Iterable[tuple[dt.datetime, str, dict[str, str]]]
@@ -444,7 +463,16 @@ _ticker: threading.Thread | None = None
 
 
 def _autodeliver() -> bool:
-    return bool(getattr(settings, "SIMULATOR_AUTODELIVER", not getattr(settings, "TESTING", False)))
+    """Eager mode only: deliver the simulator's callbacks from a thread (off in tests; the
+    SIMULATOR_AUTODELIVER environment variable, 0 or 1, overrides)."""
+    import os
+
+    configured = getattr(settings, "SIMULATOR_AUTODELIVER", None)
+    if configured is None and os.environ.get("SIMULATOR_AUTODELIVER", "") != "":
+        configured = os.environ["SIMULATOR_AUTODELIVER"].strip().lower() in {"1", "true", "yes"}
+    if configured is None:
+        configured = not getattr(settings, "TESTING", False)
+    return bool(configured)
 
 
 def _wake_simulator(first_due: dt.datetime) -> None:
@@ -475,6 +503,7 @@ def _ticker_loop() -> None:
             except Exception:
                 logger.exception("simulator tick failed")
                 delivered = 0
+            run_tick_hooks()
             pending = SimulatedEvent.objects.filter(delivered_at__isnull=True).exists()
             idle = 0.0 if (delivered or pending) else idle + 1.0
             time.sleep(1.0)

@@ -5,11 +5,15 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from mobiliza.providers.services import simulator_tick, webhook_reprocess_unmatched
+from mobiliza.providers.services import (
+    run_tick_hooks,
+    simulator_tick,
+    webhook_reprocess_unmatched,
+)
 
 
 class Command(BaseCommand):
-    help = "Deliver the simulator's due callbacks (once, or every second with --loop)."
+    help = "Deliver the simulator's due callbacks and run due retries (once, or every second with --loop)."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--loop", action="store_true")
@@ -18,6 +22,7 @@ class Command(BaseCommand):
         while True:
             delivered = simulator_tick()
             webhook_reprocess_unmatched()
+            run_tick_hooks()
             if not options["loop"]:
                 self.stdout.write(f"Delivered {delivered} simulated callbacks.")
                 return

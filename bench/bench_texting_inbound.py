@@ -1,0 +1,218 @@
+"""Inbound SMS webhook ingestion over HTTP on PostgreSQL: signed (Twilio RequestValidator) reply
+webhooks from the simulator's payload format, posted by parallel keep-alive clients to gunicorn.
+A tenth of them are redeliveries of an earlier one (same MessageSid). Every message must be
+recorded exactly once, matched to its conversation.
+
+Reference: the same number of single-row INSERT + COMMIT of the raw payload (JSON) into a table,
+from the same number of parallel connections, in the same run.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import random
+import threading
+import time
+import uuid
+from typing import Any
+from urllib.parse import urlencode
+
+from bench.common import (
+    django_setup,
+    emit,
+    migrate,
+    postgres_available,
+    postgres_database,
+)
+from bench.http import gunicorn
+
+MESSAGES = int(os.environ.get("BENCH_INBOUND_MESSAGES", "20000"))
+CONVERSATIONS = int(os.environ.get("BENCH_INBOUND_CONVERSATIONS", "5000"))
+CLIENTS = int(os.environ.get("BENCH_CLIENTS", "16"))
+DUPLICATES = 0.10
+SENDER = "+351910000001"
+BODIES = ["Yes, count me in!", "Who is this?", "Maybe", "Sim, contem comigo!", "Oui !", "STOP"]
+
+
+def _seed() -> tuple[Any, list[str]]:
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from mobiliza.accounts.models import Membership, Organization, User
+    from mobiliza.people.models import Person
+    from mobiliza.providers.services import default_account, sender_number_add
+    from mobiliza.texting.models import Conversation, TextCampaign
+
+    org = Organization.objects.create(name="Bench", slug="bench", default_country="PT")
+    account = default_account(organization=org)
+    sender_number_add(account=account, actor=None, number=SENDER)
+    user = User.objects.create_user("texter@example.org", None, full_name="Texter")
+    member = Membership.objects.create(organization=org, user=user, role="volunteer")
+    campaign = TextCampaign.objects.create(
+        organization=org,
+        name="Bench",
+        first_message="Hi",
+        status=TextCampaign.Status.ACTIVE,
+        hours_start=dt.time(0, 0),
+        hours_end=dt.time(23, 59, 59),
+    )
+    people = Person.objects.bulk_create(
+        [Person(organization=org, first_name=f"P{i}") for i in range(CONVERSATIONS)],
+        batch_size=5000,
+    )
+    now = timezone.now()
+    phones = [f"+3519{i:08d}" for i in range(CONVERSATIONS)]
+    Conversation.objects.bulk_create(
+        [
+            Conversation(
+                organization=org,
+                campaign=campaign,
+                person=p,
+                phone_e164=phones[i],
+                sender_e164=SENDER,
+                assigned_to=member,
+                status=Conversation.Status.WAITING,
+                last_outbound_at=now,
+            )
+            for i, p in enumerate(people)
+        ],
+        batch_size=5000,
+    )
+    return account, phones
+
+
+def main() -> None:
+    if not postgres_available():
+        emit("texting.inbound_rate", 0, "msg/s", ">= 500 msg/s", None, False, error="no PostgreSQL")
+        return
+    os.environ["SIMULATOR_AUTODELIVER"] = "0"
+    rng = random.Random(7)
+    with postgres_database("mobiliza_bench_inbound") as url:
+        migrate(url)
+        django_setup(url)
+        from django.db import connection
+        from django.urls import reverse
+        from twilio.request_validator import RequestValidator
+
+        from mobiliza.providers.crypto import decrypt
+
+        account, phones = _seed()
+        token = decrypt(account.auth_token_encrypted)
+        path = reverse("providers:sms_inbound", kwargs={"token": account.webhook_token})
+        connection.close()
+        with gunicorn(url, workers=4, threads=2) as port:
+            validator = RequestValidator(token)
+            signed_url = f"http://127.0.0.1:{port}{path}"
+            unique: list[tuple[str, dict[str, str]]] = []
+            for _ in range(MESSAGES):
+                sid = "SM" + uuid.uuid4().hex
+                body = rng.choices(BODIES, weights=[30, 20, 20, 15, 14, 1])[0]
+                params = {
+                    "AccountSid": account.account_sid,
+                    "MessageSid": sid,
+                    "SmsSid": sid,
+                    "From": rng.choice(phones),
+                    "To": SENDER,
+                    "Body": body,
+                    "NumMedia": "0",
+                    "SmsStatus": "received",
+                    "ApiVersion": "2010-04-01",
+                }
+                unique.append((validator.compute_signature(signed_url, params), params))
+            requests = list(unique)
+            requests += rng.sample(unique, int(MESSAGES * DUPLICATES))
+            rng.shuffle(requests)
+            chunks = [requests[i::CLIENTS] for i in range(CLIENTS)]
+            errors: list[int] = []
+
+            def client(chunk: list[tuple[str, dict[str, str]]]) -> None:
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+                for signature, params in chunk:
+                    conn.request(
+                        "POST",
+                        path,
+                        urlencode(params),
+                        {
+                            "Content-Type": "application/x-www-form-urlencoded",
+                            "X-Twilio-Signature": signature,
+                        },
+                    )
+                    response = conn.getresponse()
+                    response.read()
+                    if response.status != 200:
+                        errors.append(response.status)
+
+            threads = [threading.Thread(target=client, args=(c,)) for c in chunks]
+            start = time.perf_counter()
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            seconds = time.perf_counter() - start
+
+        from django.db.models import Sum
+
+        from mobiliza.providers.models import WebhookEvent
+        from mobiliza.texting.models import Message
+
+        inbound = Message.objects.filter(direction="in")
+        recorded = inbound.count()
+        matched = inbound.filter(conversation__isnull=False).count()
+        events = WebhookEvent.objects.count()
+        deliveries = WebhookEvent.objects.aggregate(n=Sum("deliveries"))["n"] or 0
+        processed = WebhookEvent.objects.filter(outcome="processed").count()
+
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "CREATE TABLE bench_raw (id bigserial primary key, provider_id varchar(64),"
+                " payload jsonb, received_at timestamptz default now())"
+            )
+        connection.close()
+        import psycopg
+
+        def raw(chunk: list[tuple[str, dict[str, str]]]) -> None:
+            with psycopg.connect(url, autocommit=True) as conn:
+                for _sig, params in chunk:
+                    conn.execute(
+                        "INSERT INTO bench_raw (provider_id, payload) VALUES (%s, %s)",
+                        [params["MessageSid"], json.dumps(params)],
+                    )
+
+        raw_chunks = [unique[i::CLIENTS] for i in range(CLIENTS)]
+        threads = [threading.Thread(target=raw, args=(c,)) for c in raw_chunks]
+        start = time.perf_counter()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        reference_seconds = time.perf_counter() - start
+    rate = MESSAGES / seconds
+    ok = (
+        not errors
+        and recorded == MESSAGES
+        and events == MESSAGES
+        and processed == MESSAGES
+        and deliveries == len(requests)
+        and matched == MESSAGES
+    )
+    emit(
+        "texting.inbound_rate",
+        rate,
+        "msg/s",
+        ">= 500 msg/s",
+        MESSAGES / reference_seconds,
+        rate >= 500 and ok,
+        messages=MESSAGES,
+        requests=len(requests),
+        redeliveries=len(requests) - MESSAGES,
+        recorded_once=recorded == MESSAGES,
+        matched=matched,
+        http_errors=len(errors),
+        clients=CLIENTS,
+        all_checks_ok=ok,
+        seconds=round(seconds, 2),
+        requests_per_s=round(len(requests) / seconds, 1),
+    )
