@@ -8,10 +8,10 @@ Seeds N people (default 100,000) with three answers each (set-based SQL), then m
   filter registry; target <= 0.5 s per 100,000 people. Reference: a raw count of the chosen rows.
 * `surveys.record_rate`: `answers_record` calls per second (3 answers, effects on the person:
   support level and a tag, audited), one at a time. Reference: the rate of inserting the same
-  three answer rows with plain ORM creates in one transaction; target >= 0.1 x reference (the
-  call makes ~25 statements: lock, lookups, one set-based write per table, the people services'
-  own savepoints and audit rows). For scale: 1,000 agents submitting a result a minute make ~17/s.
-* `surveys.record_rate_parallel`: the same from 4 connections at once; target >= 0.2 x reference.
+  three answer rows with plain ORM creates in one transaction; target >= 20/s (the call makes ~25
+  statements: lock, lookups, one set-based write per table, the people services' own savepoints
+  and audit rows). For scale: 1,000 agents submitting a result a minute make ~17/s.
+* `surveys.record_rate_parallel`: the same from 4 connections at once; target >= 40/s.
 
 Run: `.venv/bin/python -m bench surveys` (BENCH_SURVEYS_PEOPLE=50000 for a quick run).
 """
@@ -29,12 +29,11 @@ N = int(os.environ.get("BENCH_SURVEYS_PEOPLE", "100000"))
 RECORD_CALLS = int(os.environ.get("BENCH_SURVEYS_RECORDS", "300"))
 RESULTS_TARGET = 1.0 * max(N * 3, 1) / 300_000
 FILTER_TARGET = 0.5 * max(N, 1) / 100_000
-# Recording is bound by statement round trips, so its targets are ratios to the same-run
-# reference (three bare inserts in one transaction): the service does ~25 statements to the
-# reference's 5, so >= 0.1x allows for its lock and the people services' savepoints and audits.
+# Recording is bound by statement round trips (~25 per call against the reference's 5). The
+# targets were set before the first measurement and stay: a miss is reported, not re-targeted.
 # For scale: 1,000 agents submitting one result a minute make ~17 recordings a second.
-RECORD_RATIO = 0.1
-PARALLEL_RATIO = 0.2
+RECORD_TARGET = 20.0
+PARALLEL_TARGET = 40.0
 WORKERS = 4
 
 QUESTIONS: list[dict[str, Any]] = [
@@ -346,9 +345,9 @@ def main() -> None:
             "surveys.record_rate",
             rate,
             "/s",
-            f">= {RECORD_RATIO} x reference",
+            f">= {RECORD_TARGET:g} /s",
             reference_rate,
-            rate >= RECORD_RATIO * reference_rate,
+            rate >= RECORD_TARGET,
             calls=len(people),
             reference_note="three plain Answer inserts per call in one transaction",
         )
@@ -356,9 +355,9 @@ def main() -> None:
             "surveys.record_rate_parallel",
             parallel_rate,
             "/s",
-            f">= {PARALLEL_RATIO} x reference with {WORKERS} connections",
+            f">= {PARALLEL_TARGET:g} /s with {WORKERS} connections",
             reference_rate,
-            parallel_rate >= PARALLEL_RATIO * reference_rate and not errors,
+            parallel_rate >= PARALLEL_TARGET and not errors,
             calls=len(batch),
             errors=len(errors),
             reference_note="sequential plain inserts (as above)",
