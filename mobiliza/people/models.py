@@ -115,7 +115,8 @@ class Person(OrganizationScopedModel):
             models.Index(fields=["organization", "external_id"], name="person_org_extid"),
             models.Index(fields=["organization", "email"], name="person_org_email"),
             models.Index(fields=["organization", "household"], name="person_org_household"),
-            # Distance filters: a latitude band, then longitude and the exact test in the index.
+            # Distance filters: a latitude band, then longitude and the exact test in the index
+            # (covering, INCLUDE id, on PostgreSQL: migration 0004).
             models.Index(
                 fields=["organization", "list", "latitude", "longitude"], name="person_org_geo"
             ),
