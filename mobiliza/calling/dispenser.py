@@ -23,6 +23,7 @@ from django.db import connection, transaction
 from django.db.models import Case, Count, Exists, Min, OuterRef, Q, QuerySet, Value, When
 from django.utils import timezone
 
+from mobiliza.calling.config import operation_config
 from mobiliza.calling.models import (
     BlockingRule,
     CallOperation,
@@ -364,7 +365,7 @@ def target_claim(
             mine.lease_expires_at = mine.available_at = _lease(operation, now)
             mine.save(update_fields=["lease_expires_at", "available_at", "updated_at"])
             return Claim(target=mine, reused=True)
-        rules = list(operation.blocking_rules.select_related("removal_status"))
+        rules = operation_config(operation).blocking_rules
         for _attempt in range(MAX_BLOCKED_PER_CLAIM):
             target: CallTarget | None
             if mine is not None:

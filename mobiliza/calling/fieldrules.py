@@ -121,7 +121,9 @@ def field_rules_default(*, operation: CallOperation) -> None:
 
 def shown_rules(operation: CallOperation) -> list[FieldRule]:
     """The visible/editable rules: highlighted first, then the others, each in the chosen order."""
-    rules = [r for r in operation.field_rules.all() if r.visibility != V.HIDDEN]
+    from mobiliza.calling.config import operation_config
+
+    rules = [r for r in operation_config(operation).field_rules if r.visibility != V.HIDDEN]
     return sorted(rules, key=lambda r: (not r.highlight, r.position, r.id))
 
 

@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from mobiliza.calling import fieldrules
+from mobiliza.calling.config import operation_config, operation_touch, status_by_key
 from mobiliza.calling.dispenser import list_build
 from mobiliza.calling.models import (
     BlockingRule,
@@ -91,6 +92,7 @@ def recycling_defaults(*, operation: CallOperation) -> None:
             )
         )
     RecyclingRule.objects.bulk_create(rows, ignore_conflicts=True)
+    operation_touch(operation)
 
 
 @transaction.atomic
@@ -283,6 +285,7 @@ def recycling_save(*, operation: CallOperation, rows: list[RecyclingInput]) -> N
                 "interval_minutes": row.interval_minutes,
             },
         )
+    operation_touch(operation)
 
 
 @dataclass(frozen=True)
@@ -311,6 +314,7 @@ def blocking_save(*, operation: CallOperation, rules: list[BlockingInput]) -> No
             for i, r in enumerate(rules)
         ]
     )
+    operation_touch(operation)
     if not operation.is_draft:
         from mobiliza.calling.dispenser import blocking_apply
 
@@ -352,6 +356,7 @@ def field_rules_save(*, operation: CallOperation, rows: list[FieldRuleInput]) ->
             for i, row in enumerate(rows)
         ]
     )
+    operation_touch(operation)
 
 
 # --- users and share links --------------------------------------------------------------------
@@ -558,9 +563,7 @@ def _validate_result(
     key = (idempotency_key or "").strip()
     if not 8 <= len(key) <= 64:
         errors["idempotency_key"] = _("A client key of 8 to 64 characters is required.")
-    status = CallStatus.objects.filter(
-        organization_id=operation.organization_id, key=status_key
-    ).first()
+    status = status_by_key(organization=operation.organization, key=str(status_key))
     if status is None or status.group == CallStatus.Group.REMOVAL:
         errors["status"] = _("Unknown status “%(status)s”.") % {"status": str(status_key)[:40]}
     elif status.group == CallStatus.Group.AUTO:
@@ -608,7 +611,7 @@ def call_result_record(
     )
     edits: dict[str, Any] = {}
     if field_edits:
-        rules = list(operation.field_rules.all())
+        rules = operation_config(operation).field_rules
         edits = fieldrules.validate_field_edits(operation=operation, edits=field_edits, rules=rules)
     try:
         with transaction.atomic():
@@ -708,7 +711,7 @@ def _apply_status(
             )
         outcome = "callback"
     else:
-        rule = RecyclingRule.objects.filter(operation=operation, status=status).first()
+        rule = operation_config(operation).recycling.get(status.id)
         if rule is not None and rule.enabled and counts[status.key] <= rule.max_further_calls:
             target.priority = P.RECYCLED
             target.available_at = now + dt.timedelta(minutes=rule.interval_minutes)

@@ -324,3 +324,21 @@ def test_person_without_time_zone_uses_the_organization_zone(org: Any) -> None:
     operation.save()
     list_build(operation=operation)
     assert CallTarget.objects.get(operation=operation).time_zone == org.time_zone
+
+
+def test_rule_changes_reach_the_hot_path_at_once(org: Any) -> None:
+    """The per-process rules cache is keyed by the operation's updated_at: a saved rule counts."""
+    operation = make_operation(org, people=2)
+    agent = make_agent(operation)
+    first = target_claim(operation=operation, agent=agent).target
+    assert first is not None
+    assert _result(first, agent, "no_answer").attempt.outcome == "recycled"
+    rule = RecyclingRule.objects.get(operation=operation, status__key="no_answer")
+    services.recycling_save(
+        operation=operation,
+        rows=[services.RecyclingInput(rule.status_id, False, 0, 60)],
+    )
+    second = target_claim(operation=operation, agent=agent).target
+    assert second is not None and second.pk != first.pk
+    second.operation = operation
+    assert _result(second, agent, "no_answer").attempt.outcome == "done"
