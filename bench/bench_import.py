@@ -10,7 +10,7 @@ invalid phones), then in separate processes:
   normalization, matching, households, people, phones;
 * SQLite: the same on a fresh SQLite database.
 
-Prints one JSON line each (value, target, reference) with the peak memory of the importing
+BENCH_IMPORT_DB=postgresql or =sqlite runs one of them. Prints one JSON line each (value, target, reference) with the peak memory of the importing
 process and its worker processes. Targets: PostgreSQL <= 30 s and <= 1 GB; SQLite <= 60 s.
 """
 
@@ -36,6 +36,7 @@ from bench.common import (
 )
 
 ROWS = int(os.environ.get("BENCH_ROWS", "1000000"))
+DATABASES = os.environ.get("BENCH_IMPORT_DB", "postgresql,sqlite").split(",")
 CACHE = Path(os.environ.get("BENCH_CACHE", tempfile.gettempdir()))
 
 COUNTIES = [
@@ -391,7 +392,7 @@ def main() -> None:
         file=sys.stderr,
         flush=True,
     )
-    if postgres_available():
+    if "postgresql" in DATABASES and postgres_available():
         url = create_postgres_database("mobiliza_bench_import")
         try:
             migrate(url)
@@ -414,8 +415,10 @@ def main() -> None:
             **{k: v for k, v in result.items() if k != "seconds"},
         )
     else:
-        print("# PostgreSQL not reachable: skipping the PostgreSQL import", file=sys.stderr)
+        print("# PostgreSQL skipped (not reachable or not asked for)", file=sys.stderr)
         reference = None
+    if "sqlite" not in DATABASES:
+        return
     data_dir = tempfile.mkdtemp(prefix="bench-imp-sqlite-")
     migrate(None, data_dir)
     result = _child("import", "", data_dir, str(path))

@@ -236,7 +236,9 @@ def _chunk_results(
         chunks = iter_chunks(
             fh, start=fmt.data_offset, quotechar=fmt.quotechar, chunk_bytes=chunk_bytes
         )
-        if workers <= 1 or size < PARALLEL_MIN_BYTES:
+        # A daemonic process (a Celery prefork worker) may not start children: parse inline.
+        daemon = multiprocessing.current_process().daemon
+        if workers <= 1 or size < PARALLEL_MIN_BYTES or daemon:
             plan = _Plan(cfg)
             done = fmt.data_offset
             for data, line in chunks:
@@ -318,6 +320,18 @@ def _uuid() -> str:
     return "gen_random_uuid()" if _postgres() else "lower(hex(randomblob(16)))"
 
 
+def _uuid_time_ordered() -> str:
+    """SQL for a UUID whose first 48 bits are the time in ms, then 76 random bits (the layout
+    of UUIDv7): rows inserted together land at the end of the public id index instead of on
+    random pages (far less WAL on a big import). Still unguessable."""
+    if not _postgres():
+        return _uuid()
+    return (
+        "(lpad(to_hex((extract(epoch from clock_timestamp()) * 1000)::bigint), 12, '0') || '7' "
+        "|| substr(replace(gen_random_uuid()::text, '-', ''), 14, 19))::uuid"
+    )
+
+
 def _dedupe(cur: Any, table: str, partition: str, where: str) -> None:
     cur.execute(
         f"""
@@ -377,7 +391,7 @@ def _insert_columns(
             exprs.append("s.person_id")
         elif col == "public_id":
             columns.append(col)
-            exprs.append(_uuid())
+            exprs.append(_uuid_time_ordered())
         elif col in {"created_at", "updated_at"}:
             columns.append(col)
             exprs.append("%s")
@@ -477,16 +491,20 @@ def apply_people(
             )
             rows = cur.fetchall()
         else:
+            # New people get their ids in name order and are inserted in that order: the
+            # primary key and the name index then grow at their ends instead of on random
+            # pages (much less WAL and buffer churn on a million rows).
             if pg:
                 cur.execute("SELECT pg_get_serial_sequence(%s, 'id')", [person_t])
                 sequence = cur.fetchone()[0]
                 cur.execute(
-                    f"""UPDATE {t} SET
-                          action = CASE WHEN match_id IS NULL THEN 'create' ELSE %s END,
-                          person_id = CASE WHEN match_id IS NULL THEN nextval(%s::regclass)
-                                           WHEN %s = 'update' THEN match_id END
-                        WHERE action IS NULL""",
-                    [on_match, sequence, on_match],
+                    f"""UPDATE {t} SET action = 'create', person_id = o.pid
+                        FROM (SELECT x.row_num AS rn_, nextval(%s::regclass) AS pid
+                              FROM (SELECT row_num FROM {t}
+                                    WHERE action IS NULL AND match_id IS NULL
+                                    ORDER BY last_name, first_name, row_num) x) o
+                        WHERE {t}.row_num = o.rn_""",
+                    [sequence],
                 )
             else:
                 cur.execute(
@@ -497,17 +515,19 @@ def apply_people(
                 base = int(cur.fetchone()[0] or 0)
                 cur.execute(
                     f"""UPDATE {t} SET action = 'create', person_id = %s + r.n
-                        FROM (SELECT row_num AS rn_, ROW_NUMBER() OVER (ORDER BY row_num) AS n
+                        FROM (SELECT row_num AS rn_,
+                                     ROW_NUMBER() OVER (ORDER BY last_name, first_name, row_num)
+                                     AS n
                               FROM {t} WHERE action IS NULL AND match_id IS NULL) r
                         WHERE {t}.row_num = r.rn_""",
                     [base],
                 )
-                cur.execute(
-                    f"""UPDATE {t} SET action = %s,
-                          person_id = CASE WHEN %s = 'update' THEN match_id END
-                        WHERE action IS NULL""",
-                    [on_match, on_match],
-                )
+            cur.execute(
+                f"""UPDATE {t} SET action = %s,
+                      person_id = CASE WHEN %s = 'update' THEN match_id END
+                    WHERE action IS NULL""",
+                [on_match, on_match],
+            )
             cur.execute(f"SELECT action, COUNT(*) FROM {t} GROUP BY action")
             rows = cur.fetchall()
             # Fresh statistics after the updates: the planner then hashes instead of looping.
@@ -549,7 +569,8 @@ def apply_people(
         cur.execute(
             f"""INSERT INTO {person_t} ({", ".join(columns)})
                 SELECT {", ".join(exprs)} FROM {t} s {hh_join}
-                WHERE s.action = 'create'""",
+                WHERE s.action = 'create'
+                ORDER BY s.person_id""",
             [*params, organization_id],
         )
         timer.lap("insert_people")
