@@ -172,7 +172,7 @@ def main() -> None:
         reference, total = timed_runs(raw_count)
         value, count = timed_runs(segment_count)
         qs = definition_queryset(organization=organization, list="electors", definition=DEFINITION)
-        sql, params = qs.values("id").query.sql_with_params()
+        sql, params = qs.order_by().values("id").query.sql_with_params()
         with connection.cursor() as cursor:
             cursor.execute(f"EXPLAIN (ANALYZE, BUFFERS) SELECT count(*) FROM ({sql}) q", params)
             plan = "\n".join(row[0] for row in cursor.fetchall())
