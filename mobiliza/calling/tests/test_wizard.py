@@ -356,3 +356,14 @@ def test_users_step_adds_and_removes_members(org: Any, organizer_member: Any) ->
         ).status_code
         == 422
     )
+
+
+def test_pwa_service_worker_and_manifest_link(organizer_client: Any) -> None:
+    response = organizer_client.get("/sw.js")
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("application/javascript")
+    assert response["Service-Worker-Allowed"] == "/"
+    assert b"caches.open" in response.content
+    page = organizer_client.get("/calling/").content.decode()
+    assert 'rel="manifest"' in page and "serviceWorker.register" in page
+    assert "Call operations" in page

@@ -1,7 +1,8 @@
-// Mobiliza service worker: caches the app shell (styles, scripts, icon) so the installed app opens
-// on a bad connection, and serves a small offline page for navigations that fail. API calls and
-// form posts are never cached: the calling screen keeps unsent results itself (localStorage).
-var CACHE = "mobiliza-shell-v1";
+// Mobiliza service worker: caches the app shell (styles, scripts, icon) so the installed app starts
+// fast on a bad connection, and serves a small offline page for navigations that fail. Pages, API
+// calls and form posts are never cached: the calling screen keeps unsent results itself
+// (localStorage) and sends them when the connection is back.
+var CACHE = "mobiliza-shell-v2";
 var SHELL = [
   "/static/web/app.css",
   "/static/web/app.js",
@@ -44,14 +45,10 @@ self.addEventListener("fetch", function (event) {
     return;
   }
   if (req.mode === "navigate") {
-    // Network first for pages: the latest page when online, the last copy or a notice offline.
-    event.respondWith(fetch(req).then(function (res) {
-      if (res.ok && res.type === "basic") { var copy = res.clone(); caches.open(CACHE).then(function (c) { c.put(req, copy); }); }
-      return res;
-    }).catch(function () {
-      return caches.match(req).then(function (hit) {
-        return hit || new Response(OFFLINE_HTML, {headers: {"Content-Type": "text/html; charset=utf-8"}});
-      });
+    // Pages are never stored (they hold personal data, and a phone may be shared): online they
+    // come from the network; offline the app shows a notice instead of the browser's error.
+    event.respondWith(fetch(req).catch(function () {
+      return new Response(OFFLINE_HTML, {headers: {"Content-Type": "text/html; charset=utf-8"}});
     }));
   }
 });
