@@ -375,7 +375,7 @@ def people_list(
     try:
         qs = selectors.people_queryset(
             organization=organization,
-            list=None if seg is not None and seg.kind == Segment.Kind.STATIC else list,
+            list=None if seg is not None else list,  # a segment has its own list
             search=q,
             segment=seg,
         )

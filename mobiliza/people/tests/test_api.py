@@ -103,6 +103,15 @@ def test_segments_api(admin_api: Any, org: Any) -> None:
     assert admin_api.get(f"{API}/segments/{segment_id}/count").json() == {"count": 3}
     people = admin_api.get(f"{API}/segments/{segment_id}/people").json()
     assert len(people["items"]) == 3
+    assert len(admin_api.get(f"{API}/people", {"segment": segment_id}).json()["items"]) == 3
+    electors = _post(
+        admin_api,
+        f"{API}/segments",
+        {"name": "Electors", "list": "electors", "definition": {}},
+    ).json()
+    PersonFactory(organization=org, list="electors")
+    found = admin_api.get(f"{API}/people", {"segment": electors["id"]}).json()["items"]
+    assert [p["list"] for p in found] == ["electors"]
     frozen = _post(admin_api, f"{API}/segments/{segment_id}/freeze", {"name": "Frozen"})
     assert frozen.status_code == 201 and frozen.json()["kind"] == "static"
     filters = {f["key"] for f in admin_api.get(f"{API}/segment-filters").json()}
