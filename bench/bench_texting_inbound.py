@@ -64,7 +64,7 @@ def _seed() -> tuple[Any, list[str]]:
         batch_size=5000,
     )
     now = timezone.now()
-    phones = [f"+3519{i:08d}" for i in range(CONVERSATIONS)]
+    phones = [f"+35191{i:07d}" for i in range(CONVERSATIONS)]
     Conversation.objects.bulk_create(
         [
             Conversation(

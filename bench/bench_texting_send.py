@@ -64,7 +64,7 @@ def _seed() -> tuple[list[str], dict[str, list[str]]]:
                     organization=org,
                     campaign=campaign,
                     person=p,
-                    phone_e164=f"+3519{t:03d}{i:05d}",
+                    phone_e164=f"+35191{t:02d}{i:05d}",
                     assigned_to=member,
                 )
                 for i, p in enumerate(people)

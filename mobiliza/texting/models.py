@@ -240,6 +240,12 @@ class Message(BaseModel):
                 condition=models.Q(conversation__isnull=True, direction="in"),
                 name="message_unmatched",
             ),
+            # An opt-out stops whatever is still in the outbox for that number.
+            models.Index(
+                fields=["organization", "to_e164"],
+                condition=models.Q(status="queued", provider_message_id__isnull=True),
+                name="message_outbox_to",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -69,7 +69,6 @@ logger = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = {ErrorClass.TRANSIENT: 5, ErrorClass.RATE_LIMITED: 8}
 BASE_BACKOFF = {ErrorClass.TRANSIENT: 30, ErrorClass.RATE_LIMITED: 60}
-DISPATCH_LEASE = dt.timedelta(minutes=2)
 CONFIRMATION_PREFIX = "optout-confirm:"
 
 
@@ -572,6 +571,36 @@ def _account_for(campaign: TextCampaign) -> ProviderAccount:
     return default_account(organization=campaign.organization)
 
 
+def _account_and_pool(campaign: TextCampaign) -> tuple[int, list[str]]:
+    """(provider account id, sender numbers) in one query on the hot path: the campaign's own
+    active numbers, else the active numbers of the campaign's account (or the default one)."""
+    from django.db.models import Exists, OuterRef
+
+    through = TextCampaign.sender_numbers.through
+    rows = list(
+        SenderNumber.objects.filter(organization_id=campaign.organization_id, is_active=True)
+        .annotate(
+            in_campaign=Exists(
+                through.objects.filter(textcampaign_id=campaign.pk, sendernumber_id=OuterRef("pk"))
+            )
+        )
+        .values_list("e164", "account_id", "account__is_default", "in_campaign")
+        .order_by("e164")
+    )
+    chosen = [r for r in rows if r[3]]
+    if chosen:
+        return (campaign.provider_account_id or chosen[0][1]), sorted(r[0] for r in chosen)
+    account_id = campaign.provider_account_id or next((r[1] for r in rows if r[2]), None)
+    if account_id is None:
+        account = _account_for(campaign)
+        return account.pk, _sender_pool(campaign, account)
+    pool = sorted(r[0] for r in rows if r[1] == account_id)
+    if not pool:
+        account = _account_for(campaign)
+        return account.pk, _sender_pool(campaign, account)
+    return account_id, pool
+
+
 def _sender_pool(campaign: TextCampaign, account: ProviderAccount) -> list[str]:
     pool = sorted(
         campaign.sender_numbers.filter(is_active=True).values_list("e164", flat=True)
@@ -623,7 +652,9 @@ def first_message_text(*, conversation: Conversation, membership: Membership) ->
     return text
 
 
-def send_check(*, conversation: Conversation, now: dt.datetime | None = None) -> None:
+def send_check(
+    *, conversation: Conversation, now: dt.datetime | None = None, opt_out_checked: bool = False
+) -> None:
     """Raise SendRefusedError when this conversation must not get a message now."""
     now = now or timezone.now()
     campaign = conversation.campaign
@@ -633,8 +664,11 @@ def send_check(*, conversation: Conversation, now: dt.datetime | None = None) ->
         raise SendRefusedError(_("This campaign has not started yet."), code="campaign")
     if campaign.ends_at and now >= campaign.ends_at:
         raise SendRefusedError(_("This campaign has ended."), code="campaign")
-    if conversation.status == Conversation.Status.OPTED_OUT or is_opted_out(
-        organization_id=conversation.organization_id, phone_e164=conversation.phone_e164
+    if conversation.status == Conversation.Status.OPTED_OUT or (
+        not opt_out_checked
+        and is_opted_out(
+            organization_id=conversation.organization_id, phone_e164=conversation.phone_e164
+        )
     ):
         raise SendRefusedError(_("This person opted out: no more texts."), code="opted_out")
     zone = person_zone(
@@ -695,14 +729,19 @@ def message_send(
             raise ValidationError(_("Write a message first."))
         if len(text) > 1600:
             raise ValidationError(_("A message can have at most 1600 characters."))
-    existing = Message.objects.filter(
-        organization_id=conversation.organization_id, idempotency_key=key
-    ).first()
-    if existing is not None:
-        return existing, False
+    if not first:  # a first message is recognized under the conversation lock below
+        existing = Message.objects.filter(
+            organization_id=conversation.organization_id, idempotency_key=key
+        ).first()
+        if existing is not None:
+            return existing, False
     try:
         with transaction.atomic():
-            locked = Conversation.objects.select_for_update().get(pk=conversation.pk)
+            locked = (
+                Conversation.objects.select_for_update()
+                .only("id", "status", "sender_e164", "phone_e164", "organization_id")
+                .get(pk=conversation.pk)
+            )
             if first and locked.status != Conversation.Status.NEW:
                 found = Message.objects.filter(
                     organization_id=conversation.organization_id, idempotency_key=key
@@ -714,8 +753,7 @@ def message_send(
                         _("This conversation has already started."), code="started"
                     )
             send_check(conversation=conversation, now=now)
-            account = _account_for(conversation.campaign)
-            pool = _sender_pool(conversation.campaign, account)
+            account_id, pool = _account_and_pool(conversation.campaign)
             if not pool:
                 raise SendRefusedError(
                     _("No sender number: add one in the provider settings."), code="no_sender"
@@ -729,7 +767,7 @@ def message_send(
                 author=membership,
                 from_e164=sender,
                 to_e164=conversation.phone_e164,
-                provider_account=account,
+                provider_account_id=account_id,
                 idempotency_key=key,
                 status=Message.Status.QUEUED,
                 segments=max(1, sms_length(text).segments),
@@ -752,7 +790,7 @@ def message_send(
             conversation.status = new_status
             conversation.sender_e164 = sender
             conversation.last_outbound_at = now
-            _queue_dispatch(message.pk)
+            _queue_dispatch(message.pk, conversation.pk)
     except IntegrityError:
         existing = Message.objects.filter(
             organization_id=conversation.organization_id, idempotency_key=key
@@ -763,10 +801,10 @@ def message_send(
     return message, True
 
 
-def _queue_dispatch(message_id: int) -> None:
+def _queue_dispatch(message_id: int, conversation_id: int | None) -> None:
     from mobiliza.texting.tasks import dispatch_message
 
-    transaction.on_commit(lambda: dispatch_message.delay(message_id))
+    transaction.on_commit(lambda: dispatch_message.delay(message_id, conversation_id))
 
 
 def _backoff(error_class: ErrorClass, attempts: int) -> dt.timedelta:
@@ -775,7 +813,11 @@ def _backoff(error_class: ErrorClass, attempts: int) -> dt.timedelta:
 
 
 def outbox_dispatch(
-    *, message_id: int, now: dt.datetime | None = None, provider: MessagingProvider | None = None
+    *,
+    message_id: int,
+    now: dt.datetime | None = None,
+    provider: MessagingProvider | None = None,
+    conversation_id: int | None = None,
 ) -> str:
     """Hand one queued message to the provider. Idempotent: a message already handed over, or
     claimed by another worker, is left alone. Returns what happened.
@@ -785,9 +827,10 @@ def outbox_dispatch(
     message is blocked) or waits until the message is out. Nothing leaves after an opt-out.
     """
     now = now or timezone.now()
-    conversation_id = (
-        Message.objects.filter(pk=message_id).values_list("conversation_id", flat=True).first()
-    )
+    if conversation_id is None:
+        conversation_id = (
+            Message.objects.filter(pk=message_id).values_list("conversation_id", flat=True).first()
+        )
     with transaction.atomic():
         if conversation_id:
             # Lock order everywhere: conversation, then message (see opt_out_record).
@@ -804,7 +847,13 @@ def outbox_dispatch(
         ).filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
         if connection.features.has_select_for_update_skip_locked:
             qs = qs.select_for_update(skip_locked=True, of=("self",))
-        message = qs.select_related("conversation", "conversation__campaign").first()
+        message = qs.select_related(
+            "conversation",
+            "conversation__campaign",
+            "conversation__campaign__organization",
+            "conversation__person",
+            "provider_account",
+        ).first()
         if message is None:
             return "skipped"
         confirmation = (message.idempotency_key or "").startswith(CONFIRMATION_PREFIX)
@@ -818,7 +867,7 @@ def outbox_dispatch(
             return "blocked"
         if not confirmation and message.conversation is not None:
             try:
-                send_check(conversation=message.conversation, now=now)
+                send_check(conversation=message.conversation, now=now, opt_out_checked=True)
             except SendRefusedError as exc:
                 if exc.code == "hours":
                     # Retried later: a queued message never goes out of hours.
@@ -836,9 +885,9 @@ def outbox_dispatch(
         account = message.provider_account
         if account is None:
             return "skipped"
+        # The row stays locked until this transaction ends (after the provider answered), so
+        # no other worker can pick it meanwhile; the attempt is written with the outcome.
         message.attempts += 1
-        message.next_attempt_at = now + DISPATCH_LEASE
-        message.save(update_fields=["attempts", "next_attempt_at", "updated_at"])
         provider = provider or provider_for(account)
         try:
             result = provider.send_sms(
@@ -851,6 +900,7 @@ def outbox_dispatch(
             return _dispatch_failed(message, exc, now)
         Message.objects.filter(pk=message.pk).update(
             provider_message_id=result.provider_message_id,
+            attempts=message.attempts,
             segments=result.segments,
             sent_at=timezone.now(),
             next_attempt_at=None,
@@ -865,6 +915,7 @@ def _dispatch_failed(message: Message, exc: ProviderError, now: dt.datetime) -> 
     retry = exc.error_class in RETRYABLE and message.attempts < MAX_ATTEMPTS.get(exc.error_class, 1)
     with transaction.atomic():
         fields: dict[str, Any] = {
+            "attempts": message.attempts,
             "error_code": exc.code[:16],
             "error_message": exc.message[:300],
             "updated_at": timezone.now(),
@@ -1006,7 +1057,7 @@ def opt_out_record(
                 status=Message.Status.QUEUED,
                 next_attempt_at=now,
             )
-            _queue_dispatch(confirmation.pk)
+            _queue_dispatch(confirmation.pk, confirmation.conversation_id)
     return optout, True
 
 

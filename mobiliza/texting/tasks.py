@@ -6,10 +6,10 @@ from celery import shared_task
 
 
 @shared_task(acks_late=True)
-def dispatch_message(message_id: int) -> str:
+def dispatch_message(message_id: int, conversation_id: int | None = None) -> str:
     from mobiliza.texting.services import outbox_dispatch
 
-    return outbox_dispatch(message_id=message_id)
+    return outbox_dispatch(message_id=message_id, conversation_id=conversation_id)
 
 
 @shared_task
