@@ -44,4 +44,24 @@ def target_payload(
         if target.lease_expires_at
         else None,
         "time_zone": target.time_zone,
+        "survey": survey_payload(operation),
+    }
+
+
+def survey_payload(operation: CallOperation) -> dict[str, Any] | None:
+    """The survey version current now: edits take effect for the next person an agent opens."""
+    if not operation.survey_id:
+        return None
+    from mobiliza.surveys.models import Survey
+
+    survey = (
+        Survey.objects.filter(pk=operation.survey_id, organization_id=operation.organization_id)
+        .select_related("current_version")
+        .first()
+    )
+    if survey is None or survey.current_version is None:
+        return None
+    return {
+        "version": survey.current_version.number,
+        "definition": survey.current_version.definition,
     }

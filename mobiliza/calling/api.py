@@ -45,6 +45,11 @@ class FieldOut(Schema):
     choices: list[list[str]] = []
 
 
+class SurveyOut(Schema):
+    version: int
+    definition: dict[str, Any]
+
+
 class TargetOut(Schema):
     id: uuid.UUID
     phone_e164: str
@@ -56,6 +61,7 @@ class TargetOut(Schema):
     is_callback: bool
     lease_expires_at: str | None
     time_zone: str
+    survey: SurveyOut | None = None
 
 
 class ClaimOut(Schema):
@@ -82,6 +88,7 @@ class ResultIn(Schema):
     field_edits: dict[str, Any] = {}
     notes: str = ""
     callback: CallbackIn | None = None
+    survey_version: int | None = None
 
 
 class ResultOut(Schema):
@@ -306,6 +313,7 @@ def result(request: OrgRequest, calltarget_id: uuid.UUID, payload: ResultIn) -> 
             answers=payload.answers,
             field_edits=payload.field_edits,
             notes=payload.notes,
+            survey_version=payload.survey_version,
             callback=(
                 services.CallbackInput(at=payload.callback.at, personal=payload.callback.personal)
                 if payload.callback

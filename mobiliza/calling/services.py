@@ -591,9 +591,14 @@ def call_result_record(
     field_edits: dict[str, Any] | None = None,
     notes: str = "",
     callback: CallbackInput | None = None,
+    survey_version: int | None = None,
     now: dt.datetime | None = None,
 ) -> ResultOutcome:
     """Record one call result exactly once per client key, and move the target on.
+
+    `survey_version` is the number of the survey version the agent was shown (the claim payload
+    carries it); answers are recorded against that version, so an edit published while the agent
+    was on the phone doesn't re-interpret them.
 
     Raises ValidationError for bad input (nothing is written) and ResultConflictError when the target
     is held by someone else.
@@ -632,7 +637,12 @@ def call_result_record(
                 )
             if answers and person is not None:
                 _answers_save(
-                    operation=operation, person=person, answers=answers, agent=agent, source_id=key
+                    operation=operation,
+                    person=person,
+                    answers=answers,
+                    agent=agent,
+                    source_id=key,
+                    version_number=survey_version,
                 )
             outcome = _apply_status(
                 target=locked,
@@ -787,17 +797,23 @@ def _answers_save(
     answers: dict[str, Any],
     agent: Membership,
     source_id: str,
+    version_number: int | None = None,
 ) -> None:
-    """Survey answers through the surveys service (the attempt log keeps a copy too)."""
+    """Survey answers through the surveys service, against the version the agent was shown."""
     survey = getattr(operation, "survey", None)
     if survey is None:
         return
     from mobiliza.surveys import services as survey_services
+    from mobiliza.surveys.models import SurveyVersion
 
-    answers_record = getattr(survey_services, "answers_record", None)
-    if answers_record is None:  # pragma: no cover - surveys lands separately
-        return
-    answers_record(
+    version = None
+    if version_number is not None:
+        version = SurveyVersion.objects.filter(survey=survey, number=version_number).first()
+        if version is None:
+            raise ValidationError(
+                _("Unknown version %(number)s of this survey.") % {"number": version_number}
+            )
+    survey_services.answers_record(
         organization=operation.organization,
         person=person,
         survey=survey,
@@ -806,6 +822,7 @@ def _answers_save(
         agent=agent.user,
         source_type="call_attempt",
         source_id=source_id,
+        version=version,
     )
 
 

@@ -105,6 +105,9 @@
 
   function render(target) {
     current = target;
+    // The survey version current when this person was handed out: an edit published meanwhile
+    // shows from the next person on, and the answers are recorded against the version shown.
+    if (target.survey) survey = target.survey.definition;
     empty.hidden = true;
     form.hidden = false;
     form.reset();
@@ -245,6 +248,7 @@
       field_edits: edits,
       notes: $("notes").value
     };
+    if (current.survey) body.survey_version = current.survey.version;
     var cb = $("callback-at").value;
     if (cb) body.callback = {at: new Date(cb).toISOString(), personal: $("callback-personal").checked};
     localStorage.setItem(PENDING, JSON.stringify({target: current.id, body: body}));
