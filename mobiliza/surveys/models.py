@@ -23,6 +23,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from mobiliza.core.models import BaseModel, OrganizationScopedModel
 
@@ -30,8 +31,8 @@ from mobiliza.core.models import BaseModel, OrganizationScopedModel
 class Channel(models.TextChoices):
     """How an answer was collected."""
 
-    CALL = "call", _("Call")
-    TEXT = "text", _("Text")
+    CALL = "call", pgettext_lazy("answer channel", "Call")
+    TEXT = "text", pgettext_lazy("answer channel", "Text")
     DOOR = "door", _("Door to door")
     WEB = "web", _("Web form")
     MANUAL = "manual", _("Manual entry")
