@@ -244,3 +244,16 @@ INVITATION_DAYS = env_int("INVITATION_DAYS", 14)
 DEMO_ADMIN_EMAIL = env_str("DEMO_ADMIN_EMAIL", "admin@mobiliza.local")
 DEMO_ADMIN_PASSWORD = env_str("DEMO_ADMIN_PASSWORD", "mobiliza-demo-2026")
 DEMO_PEOPLE = env_int("DEMO_PEOPLE", 3000)
+
+# --- Providers (SMS / telephony) ------------------------------------------------------------
+# Fernet keys (comma-separated, newest first) encrypting provider credentials; empty derives one
+# from SECRET_KEY (then rotating SECRET_KEY makes stored credentials unreadable).
+FIELD_ENCRYPTION_KEY = env_str("FIELD_ENCRYPTION_KEY", "")
+# Public base URL the providers call back (webhooks); empty uses SITE_URL.
+WEBHOOK_BASE_URL = env_str("WEBHOOK_BASE_URL", "")
+# Without a broker: process a webhook inside its request (1) or leave it to the tick (0).
+WEBHOOK_PROCESS_INLINE = env_bool("WEBHOOK_PROCESS_INLINE", True)
+# Without a broker: the simulator delivers its delayed callbacks from a background thread.
+SIMULATOR_AUTODELIVER = env_bool("SIMULATOR_AUTODELIVER", not TESTING)
+# Where the simulator posts its signed callbacks; empty delivers them in-process.
+SIMULATOR_DELIVERY_URL = env_str("SIMULATOR_DELIVERY_URL", "")

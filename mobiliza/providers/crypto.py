@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import os
 from functools import lru_cache
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
@@ -28,10 +27,7 @@ def _fernet(configured: str, secret: str) -> MultiFernet:
 
 
 def _current() -> MultiFernet:
-    configured = getattr(settings, "FIELD_ENCRYPTION_KEY", "") or os.environ.get(
-        "FIELD_ENCRYPTION_KEY", ""
-    )
-    return _fernet(configured, settings.SECRET_KEY)
+    return _fernet(settings.FIELD_ENCRYPTION_KEY, settings.SECRET_KEY)
 
 
 def encrypt(value: str) -> str:

@@ -218,7 +218,7 @@ def register_webhook_handler(kind: str, handler: WebhookHandler) -> None:
 
 
 def webhook_base_url() -> str:
-    return (getattr(settings, "WEBHOOK_BASE_URL", "") or settings.SITE_URL).rstrip("/")
+    return (settings.WEBHOOK_BASE_URL or settings.SITE_URL).rstrip("/")
 
 
 def webhook_url(*, account: ProviderAccount, kind: str) -> str:
@@ -299,21 +299,12 @@ def webhook_event_process(*, event_id: int) -> str:
 def _process_inline() -> bool:
     """Eager mode processes a webhook inside its request unless WEBHOOK_PROCESS_INLINE=0, in
     which case the request only stores it and the tick processes pending events in order."""
-    import os
-
-    configured = getattr(settings, "WEBHOOK_PROCESS_INLINE", None)
-    if configured is None:
-        configured = os.environ.get("WEBHOOK_PROCESS_INLINE", "1").strip().lower() in {
-            "1",
-            "true",
-            "yes",
-        }
-    return bool(configured)
+    return bool(settings.WEBHOOK_PROCESS_INLINE)
 
 
 def webhook_event_dispatch(*, event: WebhookEvent) -> None:
     """Process now (eager mode), leave it for the tick, or queue it for a worker."""
-    if getattr(settings, "CELERY_TASK_ALWAYS_EAGER", True):
+    if settings.CELERY_TASK_ALWAYS_EAGER:
         if _process_inline():
             webhook_event_process(event_id=event.pk)
         else:
@@ -424,7 +415,7 @@ def signed_request(
 
 def _deliver(event: SimulatedEvent, account: ProviderAccount) -> int:
     headers = signed_request(account=account, url=event.path, params=event.params)
-    delivery_base = getattr(settings, "SIMULATOR_DELIVERY_URL", "")
+    delivery_base = settings.SIMULATOR_DELIVERY_URL
     if delivery_base:
         import requests
 
@@ -495,18 +486,11 @@ _ticker: threading.Thread | None = None
 def _autodeliver() -> bool:
     """Eager mode only: deliver the simulator's callbacks from a thread (off in tests; the
     SIMULATOR_AUTODELIVER environment variable, 0 or 1, overrides)."""
-    import os
-
-    configured = getattr(settings, "SIMULATOR_AUTODELIVER", None)
-    if configured is None and os.environ.get("SIMULATOR_AUTODELIVER", "") != "":
-        configured = os.environ["SIMULATOR_AUTODELIVER"].strip().lower() in {"1", "true", "yes"}
-    if configured is None:
-        configured = not getattr(settings, "TESTING", False)
-    return bool(configured)
+    return bool(settings.SIMULATOR_AUTODELIVER)
 
 
 def _wake_simulator(first_due: dt.datetime) -> None:
-    if not getattr(settings, "CELERY_TASK_ALWAYS_EAGER", True):
+    if not settings.CELERY_TASK_ALWAYS_EAGER:
         from mobiliza.providers.tasks import simulator_tick_task
 
         countdown = max(0.0, (first_due - timezone.now()).total_seconds())
@@ -544,7 +528,7 @@ def _ticker_loop() -> None:
 
 def simulator_ensure_running() -> None:
     """Eager mode: restart the delivery thread if callbacks wait (e.g. queued by `seed_demo`)."""
-    if not getattr(settings, "CELERY_TASK_ALWAYS_EAGER", True) or not _autodeliver():
+    if not settings.CELERY_TASK_ALWAYS_EAGER or not _autodeliver():
         return
     if _ticker is not None and _ticker.is_alive():
         return
