@@ -85,6 +85,16 @@ def test_reply_is_matched_and_stop_word_opts_out_with_one_confirmation(
     confirmations = Message.objects.filter(is_automatic=True)
     assert confirmations.count() == 1
     assert confirmations.get().provider_message_id  # handed to the provider
-    assert "désabonné" in confirmations.get().body or "unsubscribed" in confirmations.get().body
+    # one confirmation, in the language the person wrote in (French here), naming the organization
+    from mobiliza.texting.optout import confirmation_text
+
+    body = confirmations.get().body
+    assert body == confirmation_text(
+        language="fr", organization_name=conversation.organization.name
+    )
+    assert body != confirmation_text(
+        language="en", organization_name=conversation.organization.name
+    )
+    assert conversation.organization.name in body
     conversation.person.refresh_from_db()
     assert conversation.person.consent_sms is False
