@@ -35,6 +35,7 @@ from mobiliza.calling.statuses import statuses_ensure
 from mobiliza.core.audit import audit_record
 from mobiliza.core.models import AuditEvent
 from mobiliza.core.permissions import Perm, has_perm
+from mobiliza.core.qr import qr_svg_inline
 from mobiliza.core.tenancy import activate_organization, org_view
 from mobiliza.core.types import OrgRequest
 from mobiliza.people.models import Election, Person, Tag
@@ -150,9 +151,7 @@ def _share_context(request: HttpRequest, operation: CallOperation) -> dict[str, 
     link = request.build_absolute_uri(reverse("calling:join", args=[operation.share_token]))
     qr_svg = ""
     if operation.share_qr and operation.share_enabled:
-        import segno
-
-        qr_svg = segno.make(link, error="m").svg_inline(scale=4, dark="#1f2937")
+        qr_svg = qr_svg_inline(link, scale=4, dark="#1f2937")
     return {
         "operation": operation,
         "share_link": link,

@@ -20,6 +20,7 @@ from django.views.decorators.http import require_POST
 from mobiliza.core.audit import audit_record
 from mobiliza.core.models import AuditEvent
 from mobiliza.core.permissions import Perm, has_perm
+from mobiliza.core.qr import qr_svg_inline
 from mobiliza.core.tenancy import org_view
 from mobiliza.core.types import OrgRequest
 from mobiliza.surveys import selectors, services
@@ -222,9 +223,7 @@ def builder_view(request: OrgRequest, survey_id: Any) -> HttpResponse:
 
 
 def _qr_svg(url: str) -> str:
-    import segno
-
-    return str(segno.make(url, error="m").svg_inline(scale=4, border=2, title="QR code"))
+    return qr_svg_inline(url, scale=4, border=2, title="QR code")
 
 
 @org_view(Perm.SURVEYS_MANAGE)

@@ -6,11 +6,9 @@ Texter pages are phone-first; the first-message screen and the thread work with 
 
 from __future__ import annotations
 
-import io
 import uuid
 from typing import Any
 
-import segno
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -24,6 +22,7 @@ from django.views.decorators.http import require_POST
 from mobiliza.accounts.models import Membership
 from mobiliza.core.htmx import is_htmx
 from mobiliza.core.permissions import Perm
+from mobiliza.core.qr import qr_svg_file
 from mobiliza.core.tenancy import activate_organization, org_view
 from mobiliza.core.types import OrgRequest
 from mobiliza.providers.services import simulator_ensure_running
@@ -172,9 +171,7 @@ def campaign_stats(request: OrgRequest, textcampaign_id: uuid.UUID) -> HttpRespo
 def campaign_qr(request: OrgRequest, textcampaign_id: uuid.UUID) -> HttpResponse:
     campaign = _campaign_admin(request, textcampaign_id)
     url = request.build_absolute_uri(reverse("texting:join", args=[campaign.join_token]))
-    buffer = io.BytesIO()
-    segno.make(url, error="m").save(buffer, kind="svg", scale=5, dark="#1f2330")
-    return HttpResponse(buffer.getvalue(), content_type="image/svg+xml")
+    return HttpResponse(qr_svg_file(url, scale=5, dark="#1f2330"), content_type="image/svg+xml")
 
 
 @org_view(Perm.OPERATIONS_CREATE)
