@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import render
 from django.templatetags.static import static
 from django.utils.translation import gettext as _
 
@@ -15,16 +15,9 @@ from mobiliza.web.dashboard import dashboard_cards
 AUDIT_PAGE = 50
 
 
-def home(request: HttpRequest) -> HttpResponse:
-    if not request.user.is_authenticated:
-        return redirect("accounts:login")
-    if getattr(request, "membership", None) is None:
-        return redirect("accounts:no_organization")
-    return _dashboard(request)  # type: ignore[arg-type]  # checked just above
-
-
 @org_view()
-def _dashboard(request: OrgRequest) -> HttpResponse:
+def home(request: OrgRequest) -> HttpResponse:
+    """The dashboard (org_view sends visitors to log in and members of nothing to start one)."""
     cards = dashboard_cards(request.membership)
     return render(request, "web/home.html", {"cards": cards})
 

@@ -35,7 +35,7 @@ class Command(BaseCommand):
                     default_language="pt",
                     time_zone="Europe/Lisbon",
                 )
-                second = organization_create(
+                organization_create(
                     name="Ensemble Lyon",
                     creator=admin,
                     default_country="FR",
@@ -52,7 +52,6 @@ class Command(BaseCommand):
                     membership_add(organization=org, user=user, role=role, actor=admin)
                 for seeder in demo_seeders():
                     seeder(org, admin)
-                _ = second
             self.stdout.write(self.style.SUCCESS("Demo organization loaded."))
         host = os.environ.get("HOST", "127.0.0.1")
         port = os.environ.get("PORT", "8000")
