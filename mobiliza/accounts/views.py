@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from django import forms
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
@@ -25,20 +24,10 @@ from mobiliza.accounts.forms import (
     SignupForm,
 )
 from mobiliza.accounts.models import ApiToken, Invitation, Membership, Organization, User
+from mobiliza.core.forms import form_add_service_errors
 from mobiliza.core.permissions import Perm, Role
 from mobiliza.core.tenancy import activate_organization, org_view
 from mobiliza.core.types import AuthedRequest, OrgRequest
-
-
-def _add_form_errors(form: forms.BaseForm, exc: ValidationError) -> None:
-    if hasattr(exc, "error_dict"):
-        for field, errors in exc.message_dict.items():
-            target = field if field in form.fields else None
-            for error in errors:
-                form.add_error(target, error)
-    else:
-        for error in exc.messages:
-            form.add_error(None, error)
 
 
 def _safe_next(request: HttpRequest, default: str = "web:home") -> str:
@@ -64,7 +53,7 @@ def signup(request: HttpRequest) -> HttpResponse:
                 language=getattr(request, "LANGUAGE_CODE", ""),
             )
         except ValidationError as exc:
-            _add_form_errors(form, exc)
+            form_add_service_errors(form, exc)
         else:
             login(request, user, backend="django.contrib.auth.backends.ModelBackend")
             return redirect(_safe_next(request))
@@ -128,7 +117,7 @@ def organization_settings(request: OrgRequest) -> HttpResponse:
             )
         except ValidationError as exc:
             organization.refresh_from_db()
-            _add_form_errors(form, exc)
+            form_add_service_errors(form, exc)
         else:
             messages.success(request, _("Settings saved."))
             return redirect("accounts:organization_settings")
@@ -156,7 +145,7 @@ def members(request: OrgRequest) -> HttpResponse:
                     invited_by=request.user,
                 )
             except ValidationError as exc:
-                _add_form_errors(form, exc)
+                form_add_service_errors(form, exc)
             else:
                 messages.success(
                     request,

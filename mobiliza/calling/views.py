@@ -33,6 +33,7 @@ from mobiliza.calling.models import (
 )
 from mobiliza.calling.statuses import statuses_ensure
 from mobiliza.core.audit import audit_record
+from mobiliza.core.forms import form_add_service_errors
 from mobiliza.core.models import AuditEvent
 from mobiliza.core.permissions import Perm, has_perm
 from mobiliza.core.qr import qr_svg_inline
@@ -450,8 +451,7 @@ def _step_details(request: OrgRequest, op: CallOperation, post: bool) -> StepRes
         try:
             data.update(_set_survey(request, op, data.pop("survey"), data.pop("key_question")))
         except ValidationError as exc:
-            for field, errs in exc.message_dict.items():
-                form.add_error(field, errs)
+            form_add_service_errors(form, exc)
         else:
             services.operation_update(operation=op, actor=request.user, **data)
             return True, {}

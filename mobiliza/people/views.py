@@ -21,6 +21,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from mobiliza.core.audit import audit_record
+from mobiliza.core.forms import form_add_service_errors
 from mobiliza.core.htmx import hx_redirect, is_htmx
 from mobiliza.core.models import AuditEvent
 from mobiliza.core.permissions import Perm, has_perm
@@ -508,13 +509,7 @@ def _person_form_page(request: OrgRequest, person: Person | None, list_name: str
                 )
                 messages.success(request, _("Changes saved."))
         except ValidationError as exc:
-            if hasattr(exc, "error_dict"):
-                for field, errors in exc.message_dict.items():
-                    for error in errors:
-                        form.add_error(field if field in form.fields else None, error)
-            else:
-                for error in exc.messages:
-                    form.add_error(None, error)
+            form_add_service_errors(form, exc)
         else:
             return redirect("people:detail", person.public_id)
     return render(
@@ -747,9 +742,7 @@ def custom_fields_view(request: OrgRequest) -> HttpResponse:
                     actor=request.user,
                 )
             except ValidationError as exc:
-                for field, errors in exc.message_dict.items():
-                    for error in errors:
-                        form.add_error(field if field in form.fields else None, error)
+                form_add_service_errors(form, exc)
             else:
                 messages.success(request, _("Field added."))
                 return redirect("people:custom_fields")

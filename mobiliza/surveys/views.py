@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from mobiliza.core.audit import audit_record
+from mobiliza.core.forms import form_add_service_errors
 from mobiliza.core.models import AuditEvent
 from mobiliza.core.permissions import Perm, has_perm
 from mobiliza.core.qr import qr_svg_inline
@@ -665,15 +666,7 @@ def public_view(request: HttpRequest, token: str) -> HttpResponse:
                         submission=runner.submission,
                     )
                 except ValidationError as exc:
-                    if hasattr(exc, "error_dict"):
-                        for field_name, errors in exc.message_dict.items():
-                            for error in errors:
-                                contact.add_error(
-                                    field_name if field_name in contact.fields else None, error
-                                )
-                    else:
-                        for message in exc.messages:
-                            contact.add_error(None, message)
+                    form_add_service_errors(contact, exc)
                 else:
                     return redirect("surveys:public_thanks", token=token)
         response = render(

@@ -20,6 +20,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from mobiliza.accounts.models import Membership
+from mobiliza.core.forms import form_add_service_errors
 from mobiliza.core.htmx import is_htmx
 from mobiliza.core.permissions import Perm
 from mobiliza.core.qr import qr_svg_file
@@ -92,20 +93,11 @@ def campaign_create(request: OrgRequest) -> HttpResponse:
                 campaign=campaign, actor=request.user, senders=form.cleaned_data["sender_numbers"]
             )
         except ValidationError as exc:
-            _add_errors(form, exc)
+            form_add_service_errors(form, exc)
         else:
             messages.success(request, _("Campaign created. Add canned responses, then start it."))
             return redirect("texting:detail", textcampaign_id=campaign.public_id)
     return render(request, "texting/campaign_form.html", {"form": form, "campaign": None})
-
-
-def _add_errors(form: CampaignForm, exc: ValidationError) -> None:
-    if hasattr(exc, "error_dict"):
-        for field, errors in exc.message_dict.items():
-            for error in errors:
-                form.add_error(field if field in form.fields else None, error)
-    else:
-        form.add_error(None, _errors(exc))
 
 
 @org_view(Perm.OPERATIONS_CREATE)
@@ -129,7 +121,7 @@ def campaign_edit(request: OrgRequest, textcampaign_id: uuid.UUID) -> HttpRespon
                 campaign=campaign, actor=request.user, senders=form.cleaned_data["sender_numbers"]
             )
         except ValidationError as exc:
-            _add_errors(form, exc)
+            form_add_service_errors(form, exc)
         else:
             messages.success(request, _("Saved."))
             return redirect("texting:detail", textcampaign_id=campaign.public_id)
