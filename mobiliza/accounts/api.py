@@ -9,12 +9,11 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404
 from ninja import Router, Schema, Status
-from ninja.errors import HttpError
 from pydantic import EmailStr
 
 from mobiliza.accounts import selectors, services
 from mobiliza.accounts.models import Membership
-from mobiliza.core.api import api_membership, api_org
+from mobiliza.core.api import api_membership, api_org, unprocessable
 from mobiliza.core.permissions import Perm, Role
 from mobiliza.core.selectors import audit_events
 from mobiliza.core.types import OrgRequest
@@ -99,10 +98,6 @@ def _member_out(m: Membership) -> MemberOut:
     return MemberOut(id=m.public_id, email=m.user.email, full_name=m.user.full_name, role=m.role)
 
 
-def _validation_error(exc: ValidationError) -> HttpError:
-    return HttpError(422, "; ".join(exc.messages))
-
-
 @router.get(
     "/me", response=MeOut, summary="The authenticated user and the organization they act for"
 )
@@ -140,7 +135,7 @@ def organization_patch(request: OrgRequest, payload: SettingsIn) -> Organization
         )
     except ValidationError as exc:
         org.refresh_from_db()
-        raise _validation_error(exc) from exc
+        raise unprocessable(exc) from exc
     return _org_out(org)
 
 
@@ -162,7 +157,7 @@ def member_update(request: OrgRequest, membership_id: uuid.UUID, payload: RoleIn
     try:
         services.membership_set_role(membership=membership, role=payload.role, actor=request.user)
     except ValidationError as exc:
-        raise _validation_error(exc) from exc
+        raise unprocessable(exc) from exc
     return _member_out(membership)
 
 
@@ -177,7 +172,7 @@ def invitation_create(request: OrgRequest, payload: InvitationIn) -> Status:
             invited_by=request.user,
         )
     except ValidationError as exc:
-        raise _validation_error(exc) from exc
+        raise unprocessable(exc) from exc
     return Status(
         201,
         InvitationOut(

@@ -23,15 +23,11 @@ from mobiliza.calling.models import (
     OperationUser,
     RecyclingRule,
 )
-from mobiliza.core.api import api_membership, api_org
+from mobiliza.core.api import api_membership, api_org, unprocessable
 from mobiliza.core.permissions import Perm
 from mobiliza.core.types import OrgRequest
 
 router = Router(tags=["calling"])
-
-
-def _err(exc: ValidationError) -> HttpError:
-    return HttpError(422, "; ".join(exc.messages))
 
 
 # --- schemas ------------------------------------------------------------------------------------
@@ -321,7 +317,7 @@ def result(request: OrgRequest, calltarget_id: uuid.UUID, payload: ResultIn) -> 
             ),
         )
     except ValidationError as exc:
-        raise _err(exc) from exc
+        raise unprocessable(exc) from exc
     except services.ResultConflictError:
         raise HttpError(409, "This person is no longer assigned to you.") from None
     attempt = outcome.attempt
@@ -353,7 +349,7 @@ def restore(request: OrgRequest, calltarget_id: uuid.UUID) -> LeaseOut:
     try:
         services.target_restore(target=target, actor=request.user)
     except ValidationError as exc:
-        raise _err(exc) from exc
+        raise unprocessable(exc) from exc
     return LeaseOut(id=target.public_id, lease_expires_at=None)
 
 
@@ -418,7 +414,7 @@ def operation_finish(request: OrgRequest, calloperation_id: uuid.UUID) -> dict[s
     try:
         return services.operation_finish(operation=op, actor=request.user)
     except ValidationError as exc:
-        raise _err(exc) from exc
+        raise unprocessable(exc) from exc
 
 
 @router.post(
@@ -477,7 +473,7 @@ def status_create(request: OrgRequest, payload: StatusIn) -> Status:
     try:
         status = services.status_create(organization=org, actor=request.user, **payload.dict())
     except ValidationError as exc:
-        raise _err(exc) from exc
+        raise unprocessable(exc) from exc
     return Status(201, _status_out(status))
 
 
@@ -525,7 +521,7 @@ def recycling_put(
     try:
         services.recycling_save(operation=op, rows=rows)
     except ValidationError as exc:
-        raise _err(exc) from exc
+        raise unprocessable(exc) from exc
     return recycling_get(request, calloperation_id)
 
 
@@ -609,7 +605,7 @@ def fields_put(
             ],
         )
     except ValidationError as exc:
-        raise _err(exc) from exc
+        raise unprocessable(exc) from exc
     return fields_get(request, calloperation_id)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 from ninja.errors import HttpError
 from ninja.security import HttpBearer, SessionAuth
@@ -43,6 +44,11 @@ class OrganizationSessionAuth(SessionAuth):
 
 
 AUTH = [BearerTokenAuth(), OrganizationSessionAuth()]
+
+
+def unprocessable(exc: ValidationError) -> HttpError:
+    """A service's ValidationError as the API's 422, its messages joined in `detail`."""
+    return HttpError(422, "; ".join(exc.messages))
 
 
 def api_membership(request: HttpRequest) -> Membership:

@@ -12,19 +12,14 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest
 from ninja import Field, Query, Router, Schema, Status
-from ninja.errors import HttpError
 
-from mobiliza.core.api import api_org
+from mobiliza.core.api import api_org, unprocessable
 from mobiliza.core.permissions import Perm
 from mobiliza.surveys import selectors, services
 from mobiliza.surveys.library import templates_ensure
 from mobiliza.surveys.models import Answer, Channel, Survey
 
 router = Router(tags=["surveys"])
-
-
-def _unprocessable(exc: ValidationError) -> HttpError:
-    return HttpError(422, "; ".join(exc.messages))
 
 
 class SurveyOut(Schema):
@@ -197,7 +192,7 @@ def create_survey(request: HttpRequest, payload: SurveyIn) -> Status:
             questions=[q.dict() for q in payload.questions],
         )
     except ValidationError as exc:
-        raise _unprocessable(exc) from None
+        raise unprocessable(exc) from None
     return Status(201, _detail(survey))
 
 
@@ -216,7 +211,7 @@ def update_survey(
     try:
         services.survey_update(survey=survey, actor=request.user, **payload.dict())  # type: ignore[arg-type]
     except ValidationError as exc:
-        raise _unprocessable(exc) from None
+        raise unprocessable(exc) from None
     return _detail(survey)
 
 
@@ -241,7 +236,7 @@ def replace_questions(
             questions=[q.dict() for q in payload.questions],
         )
     except ValidationError as exc:
-        raise _unprocessable(exc) from None
+        raise unprocessable(exc) from None
     survey.refresh_from_db()
     return _detail(survey)
 
@@ -328,7 +323,7 @@ def record_answers(request: HttpRequest, survey_id: uuid.UUID, payload: AnswersI
             version=version,
         )
     except ValidationError as exc:
-        raise _unprocessable(exc) from None
+        raise unprocessable(exc) from None
     ids = [a.pk for a in answers]
     rows = selectors.answers_list(organization=organization, survey=survey).filter(pk__in=ids)
     return Status(201, [_answer_out(a) for a in rows])
