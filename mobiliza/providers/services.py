@@ -209,7 +209,14 @@ def sender_number_set_active(
 
 # --- webhooks ---------------------------------------------------------------------------------
 WebhookHandler = Callable[[WebhookEvent, ProviderAccount, MessagingProvider], str]
+# (provider id, status) of a verified payload: the event's identity for deduplication.
+WebhookIdentifier = Callable[[ProviderAccount, Mapping[str, str]], tuple[str, str]]
 _HANDLERS: dict[str, WebhookHandler] = {}
+_IDENTIFIERS: dict[str, WebhookIdentifier] = {}
+_URL_NAMES: dict[str, str] = {
+    WebhookKind.MESSAGE_STATUS: "providers:sms_status",
+    WebhookKind.MESSAGE_INBOUND: "providers:sms_inbound",
+}
 
 
 def register_webhook_handler(kind: str, handler: WebhookHandler) -> None:
@@ -217,15 +224,21 @@ def register_webhook_handler(kind: str, handler: WebhookHandler) -> None:
     _HANDLERS[kind] = handler
 
 
+def register_webhook_kind(*, kind: str, url_name: str, identify: WebhookIdentifier) -> None:
+    """A kind of webhook another app adds (calls): its URL name and how a payload is identified.
+
+    `identify` returns (provider id, status); two deliveries with the same pair are one event.
+    """
+    _URL_NAMES[kind] = url_name
+    _IDENTIFIERS[kind] = identify
+
+
 def webhook_base_url() -> str:
     return (settings.WEBHOOK_BASE_URL or settings.SITE_URL).rstrip("/")
 
 
 def webhook_url(*, account: ProviderAccount, kind: str) -> str:
-    name = {
-        WebhookKind.MESSAGE_STATUS: "providers:sms_status",
-        WebhookKind.MESSAGE_INBOUND: "providers:sms_inbound",
-    }[WebhookKind(kind)]
+    name = _URL_NAMES[kind]
     return webhook_base_url() + reverse(name, kwargs={"token": account.webhook_token})
 
 
@@ -237,8 +250,11 @@ def webhook_store(
     *, account: ProviderAccount, kind: str, params: Mapping[str, str]
 ) -> tuple[WebhookEvent | None, bool]:
     """Store a verified webhook raw. Returns (event, created); a redelivery only counts up."""
+    identify = _IDENTIFIERS.get(kind)
     provider = provider_for(account)
-    if kind == WebhookKind.MESSAGE_STATUS:
+    if identify is not None:
+        provider_id, status = identify(account, params)
+    elif kind == WebhookKind.MESSAGE_STATUS:
         status_event = provider.parse_status(params)
         provider_id, status = status_event.provider_message_id, status_event.status.value
     else:

@@ -25,7 +25,10 @@ logger = logging.getLogger(__name__)
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 
 
-def _receive(request: HttpRequest, token: str, kind: WebhookKind) -> HttpResponse:
+def receive_webhook(
+    request: HttpRequest, token: str, kind: str, *, reply: str = ""
+) -> HttpResponse:
+    """Verify, store raw, dispatch. `reply` (TwiML) answers instead of the default response."""
     account = (
         ProviderAccount.objects.select_related("organization").filter(webhook_token=token).first()
     )
@@ -46,6 +49,8 @@ def _receive(request: HttpRequest, token: str, kind: WebhookKind) -> HttpRespons
         return HttpResponse("Missing message id", status=400, content_type="text/plain")
     if created:
         webhook_event_dispatch(event=event)
+    if reply:
+        return HttpResponse(reply, content_type="text/xml")
     if kind == WebhookKind.MESSAGE_INBOUND:
         return HttpResponse(EMPTY_TWIML, content_type="text/xml")
     return HttpResponse(status=204)
@@ -54,10 +59,10 @@ def _receive(request: HttpRequest, token: str, kind: WebhookKind) -> HttpRespons
 @csrf_exempt
 @require_POST
 def sms_status(request: HttpRequest, token: str) -> HttpResponse:
-    return _receive(request, token, WebhookKind.MESSAGE_STATUS)
+    return receive_webhook(request, token, WebhookKind.MESSAGE_STATUS)
 
 
 @csrf_exempt
 @require_POST
 def sms_inbound(request: HttpRequest, token: str) -> HttpResponse:
-    return _receive(request, token, WebhookKind.MESSAGE_INBOUND)
+    return receive_webhook(request, token, WebhookKind.MESSAGE_INBOUND)
