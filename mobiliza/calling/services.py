@@ -558,6 +558,7 @@ def _validate_result(
     callback: CallbackInput | None,
     idempotency_key: str,
     now: dt.datetime,
+    detected_by_provider: bool = False,
 ) -> CallStatus:
     errors: dict[str, str] = {}
     key = (idempotency_key or "").strip()
@@ -566,7 +567,7 @@ def _validate_result(
     status = status_by_key(organization=operation.organization, key=str(status_key))
     if status is None or status.group == CallStatus.Group.REMOVAL:
         errors["status"] = _("Unknown status “%(status)s”.") % {"status": str(status_key)[:40]}
-    elif status.group == CallStatus.Group.AUTO:
+    elif status.group == CallStatus.Group.AUTO and not detected_by_provider:
         errors["status"] = _("This status is set by the telephony provider, not by agents.")
     if len(notes or "") > MAX_NOTES:
         errors["notes"] = _("Notes are limited to %(n)d characters.") % {"n": MAX_NOTES}
@@ -593,12 +594,16 @@ def call_result_record(
     callback: CallbackInput | None = None,
     survey_version: int | None = None,
     now: dt.datetime | None = None,
+    detected_by_provider: bool = False,
 ) -> ResultOutcome:
     """Record one call result exactly once per client key, and move the target on.
 
     `survey_version` is the number of the survey version the agent was shown (the claim payload
     carries it); answers are recorded against that version, so an edit published while the agent
     was on the phone doesn't re-interpret them.
+
+    `detected_by_provider`: the telephony app records an auto-detected status (busy, no answer,
+    voicemail...) for a software-placed call; agents can never choose those.
 
     Raises ValidationError for bad input (nothing is written) and ResultConflictError when the target
     is held by someone else.
@@ -613,6 +618,7 @@ def call_result_record(
         callback=callback,
         idempotency_key=key,
         now=now,
+        detected_by_provider=detected_by_provider,
     )
     edits: dict[str, Any] = {}
     if field_edits:
