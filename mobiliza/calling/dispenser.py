@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -303,6 +304,16 @@ class Claim:
     reused: bool = False
 
 
+# Other apps' reasons to hand out no new call (telephony: an operation's spending cap is reached).
+# Each check returns "" or a reason key; it must be cheap for operations it doesn't concern.
+_OPEN_CHECKS: list[Callable[[CallOperation, dt.datetime], str]] = []
+
+
+def register_open_check(check: Callable[[CallOperation, dt.datetime], str]) -> None:
+    if check not in _OPEN_CHECKS:
+        _OPEN_CHECKS.append(check)
+
+
 def operation_open(operation: CallOperation, now: dt.datetime) -> str:
     """'' when calls may be made now, else the reason (draft, paused, not started, ended...)."""
     if operation.archived_at:
@@ -315,6 +326,10 @@ def operation_open(operation: CallOperation, now: dt.datetime) -> str:
         return "not_started"
     if operation.ends_at and now >= operation.ends_at:
         return "ended"
+    for check in _OPEN_CHECKS:
+        reason = check(operation, now)
+        if reason:
+            return reason
     return ""
 
 
