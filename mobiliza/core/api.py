@@ -47,7 +47,15 @@ AUTH = [BearerTokenAuth(), OrganizationSessionAuth()]
 
 
 def unprocessable(exc: ValidationError) -> HttpError:
-    """A service's ValidationError as the API's 422, its messages joined in `detail`."""
+    """A service's ValidationError as the API's 422: its messages joined in `detail`, each
+    prefixed with the field it is about ("email: Enter a valid email address.")."""
+    if hasattr(exc, "error_dict"):
+        parts = [
+            message if field == "__all__" else f"{field}: {message}"
+            for field, messages in exc.message_dict.items()
+            for message in messages
+        ]
+        return HttpError(422, "; ".join(parts))
     return HttpError(422, "; ".join(exc.messages))
 
 

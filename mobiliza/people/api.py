@@ -20,7 +20,7 @@ from django.shortcuts import get_object_or_404
 from ninja import Router, Schema, Status
 from ninja.errors import HttpError
 
-from mobiliza.core.api import api_membership, api_org
+from mobiliza.core.api import api_membership, api_org, unprocessable
 from mobiliza.core.permissions import Perm
 from mobiliza.people import selectors, services
 from mobiliza.people.dedupe import duplicate_groups
@@ -29,17 +29,6 @@ from mobiliza.people.filters import registered_filters
 from mobiliza.people.models import CustomField, Person, PersonList, Segment, Tag
 
 router = Router(tags=["people"])
-
-
-def _invalid(exc: ValidationError) -> HttpError:
-    if hasattr(exc, "error_dict"):
-        parts = [
-            f"{field}: {message}" if field != "__all__" else message
-            for field, messages in exc.message_dict.items()
-            for message in messages
-        ]
-        return HttpError(422, "; ".join(parts))
-    return HttpError(422, "; ".join(exc.messages))
 
 
 # --- schemas ------------------------------------------------------------------------------------
@@ -381,7 +370,7 @@ def people_list(
         )
         return _page(qs, after, size)
     except ValidationError as exc:
-        raise _invalid(exc) from None
+        raise unprocessable(exc) from None
 
 
 @router.post("/people", response={201: PersonOut}, summary="Add a person")
@@ -400,7 +389,7 @@ def people_create(request: HttpRequest, payload: PersonCreateIn) -> Status:
             **values,
         )
     except ValidationError as exc:
-        raise _invalid(exc) from None
+        raise unprocessable(exc) from None
     return Status(201, _person_full(request, person.public_id))
 
 
@@ -435,7 +424,7 @@ def people_update(request: HttpRequest, person_id: uuid.UUID, payload: PersonFie
             person=person, actor=api_membership(request).user, custom_fields=custom, **values
         )
     except ValidationError as exc:
-        raise _invalid(exc) from None
+        raise unprocessable(exc) from None
     return _person_full(request, person_id)
 
 
@@ -451,7 +440,7 @@ def people_phone_add(request: HttpRequest, person_id: uuid.UUID, payload: PhoneI
             person=person, raw=payload.number, kind=payload.kind, actor=api_membership(request).user
         )
     except ValidationError as exc:
-        raise _invalid(exc) from None
+        raise unprocessable(exc) from None
     return Status(
         201, PhoneOut(number=phone.e164, raw=phone.raw, kind=phone.kind, is_valid=phone.is_valid)
     )
@@ -484,7 +473,7 @@ def people_tags_set(request: HttpRequest, person_id: uuid.UUID, payload: TagsIn)
             person=person, names=payload.tags, actor=api_membership(request).user
         )
     except ValidationError as exc:
-        raise _invalid(exc) from None
+        raise unprocessable(exc) from None
     return _person_full(request, person_id)
 
 
@@ -509,7 +498,7 @@ def people_elector_link(
             person=person, elector=elector, actor=api_membership(request).user
         )
     except ValidationError as exc:
-        raise _invalid(exc) from None
+        raise unprocessable(exc) from None
     return _person_full(request, person_id)
 
 
@@ -565,7 +554,7 @@ def people_merge(request: HttpRequest, person_id: uuid.UUID, payload: MergeIn) -
             keep=keep, other=other, choices=payload.choices, actor=api_membership(request).user
         )
     except ValidationError as exc:
-        raise _invalid(exc) from None
+        raise unprocessable(exc) from None
     return _person_full(request, person_id)
 
 
@@ -613,7 +602,7 @@ def tags_create(request: HttpRequest, payload: TagIn) -> Status:
     try:
         tag = services.tag_get_or_create(organization=organization, name=payload.name)
     except ValidationError as exc:
-        raise _invalid(exc) from None
+        raise unprocessable(exc) from None
     return Status(201, TagOut(id=tag.public_id, name=tag.name))
 
 
@@ -628,7 +617,7 @@ def tags_rename(request: HttpRequest, tag_id: uuid.UUID, payload: TagIn) -> TagO
     try:
         services.tag_rename(tag=tag, name=payload.name, actor=api_membership(request).user)
     except ValidationError as exc:
-        raise _invalid(exc) from None
+        raise unprocessable(exc) from None
     return TagOut(id=tag.public_id, name=tag.name)
 
 
@@ -668,7 +657,7 @@ def custom_fields_create(request: HttpRequest, payload: CustomFieldIn) -> Status
             actor=api_membership(request).user,
         )
     except ValidationError as exc:
-        raise _invalid(exc) from None
+        raise unprocessable(exc) from None
     return Status(201, _cf_out(field))
 
 
@@ -729,7 +718,7 @@ def segments_preview_count(request: HttpRequest, payload: DefinitionIn) -> Count
         )
         return CountOut(count=qs.count())
     except ValidationError as exc:
-        raise _invalid(exc) from None
+        raise unprocessable(exc) from None
 
 
 @router.get("/segments", response=list[SegmentOut], summary="Saved segments and frozen lists")
@@ -750,7 +739,7 @@ def segments_create(request: HttpRequest, payload: SegmentIn) -> Status:
             actor=api_membership(request).user,
         )
     except ValidationError as exc:
-        raise _invalid(exc) from None
+        raise unprocessable(exc) from None
     return Status(201, _segment_out(segment))
 
 
@@ -774,7 +763,7 @@ def segments_update(
             definition=payload.definition,
         )
     except ValidationError as exc:
-        raise _invalid(exc) from None
+        raise unprocessable(exc) from None
     return _segment_out(segment)
 
 
@@ -793,7 +782,7 @@ def segments_count(request: HttpRequest, segment_id: uuid.UUID) -> CountOut:
             count=selectors.segment_count(organization=segment.organization, segment=segment)
         )
     except ValidationError as exc:
-        raise _invalid(exc) from None
+        raise unprocessable(exc) from None
 
 
 @router.get(
@@ -809,7 +798,7 @@ def segments_people(
         qs = selectors.segment_queryset(organization=segment.organization, segment=segment)
         return _page(qs, after, size)
     except ValidationError as exc:
-        raise _invalid(exc) from None
+        raise unprocessable(exc) from None
 
 
 @router.post(
@@ -824,5 +813,5 @@ def segments_freeze(request: HttpRequest, segment_id: uuid.UUID, payload: Freeze
             segment=segment, actor=api_membership(request).user, name=payload.name
         )
     except ValidationError as exc:
-        raise _invalid(exc) from None
+        raise unprocessable(exc) from None
     return Status(201, _segment_out(frozen))

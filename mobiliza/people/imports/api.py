@@ -14,7 +14,7 @@ from ninja import File, Form, Router, Schema, Status
 from ninja.errors import HttpError
 from ninja.files import UploadedFile
 
-from mobiliza.core.api import api_org
+from mobiliza.core.api import api_org, unprocessable
 from mobiliza.core.permissions import Perm
 from mobiliza.core.types import OrgRequest
 from mobiliza.people.imports import selectors, services
@@ -144,7 +144,7 @@ def _create(
         )
         services.import_job_start(job=job)
     except ValidationError as exc:
-        raise HttpError(422, "; ".join(exc.messages)) from exc
+        raise unprocessable(exc) from exc
     job.refresh_from_db()
     return job
 
@@ -258,7 +258,7 @@ def preset_save(request: OrgRequest, payload: PresetIn) -> Status:
             kind=payload.kind,
         )
     except ValidationError as exc:
-        raise HttpError(422, "; ".join(exc.messages)) from exc
+        raise unprocessable(exc) from exc
     return Status(
         201,
         PresetOut(
