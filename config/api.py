@@ -12,6 +12,7 @@ from mobiliza.core.api import AUTH
 from mobiliza.people.api import router as people_router
 from mobiliza.people.imports.api import router as imports_router
 from mobiliza.surveys.api import router as surveys_router
+from mobiliza.telephony.api import router as telephony_router
 from mobiliza.texting.api import router as texting_router
 
 api = NinjaAPI(
@@ -29,3 +30,4 @@ api.add_router("/", imports_router)
 api.add_router("/", surveys_router)
 api.add_router("/", calling_router)
 api.add_router("/", texting_router)
+api.add_router("/", telephony_router)

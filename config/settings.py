@@ -50,12 +50,15 @@ INSTALLED_APPS = [
     "mobiliza.calling",
     "mobiliza.providers",
     "mobiliza.texting",
+    "mobiliza.telephony",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "mobiliza.core.logging.RequestLogMiddleware",
+    # Provider webhooks skip the page middleware below (providers/middleware.py).
+    "mobiliza.providers.middleware.WebhookFastPathMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",

@@ -15,6 +15,8 @@ urlpatterns = [
     path("calling/", include("mobiliza.calling.urls")),
     path("texting/", include("mobiliza.texting.urls")),
     path("providers/", include("mobiliza.providers.settings_urls")),
+    path("telephony/", include("mobiliza.telephony.urls")),
+    path("webhooks/voice/", include("mobiliza.telephony.webhook_urls")),
     path("webhooks/", include("mobiliza.providers.urls")),
     path("", include("mobiliza.web.urls")),
 ]

@@ -6,6 +6,7 @@ import datetime as dt
 from typing import Any
 
 from django import forms
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -110,6 +111,55 @@ class MethodForm(forms.Form):
         max_length=20,
     )
     record_calls = forms.BooleanField(label=_("Record calls (software calls)"), required=False)
+    machine_detection = forms.BooleanField(
+        label=_("Detect answering machines (software calls)"),
+        required=False,
+        help_text=_(
+            "Voicemail is recorded automatically and the call ends before the agent is connected."
+        ),
+    )
+    spending_cap = forms.DecimalField(
+        label=_("Spending cap for this operation (software calls)"),
+        required=False,
+        min_value=0,
+        max_digits=12,
+        decimal_places=2,
+        help_text=_("Once the calls cost this much, no new call is placed. Empty: no cap."),
+    )
+
+    def clean(self) -> dict[str, Any]:
+        from mobiliza.telephony.services import method_settings_clean
+
+        data = super().clean() or {}
+        if self.errors:
+            return data
+        try:
+            data["method_settings"] = method_settings_clean(
+                caller_id=data.get("caller_id") or "",
+                record_calls=bool(data.get("record_calls")),
+                machine_detection=bool(data.get("machine_detection")),
+                spending_cap=data.get("spending_cap"),
+                region="",
+            )
+        except ValidationError as exc:
+            for field, errors in exc.message_dict.items():
+                self.add_error(field if field in self.fields else None, errors)
+        return data
+
+    def method_settings(self) -> dict[str, Any]:
+        """The validated software-call settings, as `CallOperation.method_settings` stores them."""
+        return dict(self.cleaned_data.get("method_settings") or {})
+
+    @staticmethod
+    def initial_for(operation: CallOperation) -> dict[str, Any]:
+        stored = operation.method_settings or {}
+        return {
+            "call_method": operation.call_method,
+            "caller_id": stored.get("caller_id", ""),
+            "record_calls": stored.get("record_calls", False),
+            "machine_detection": stored.get("machine_detection", True),
+            "spending_cap": stored.get("spending_cap") or None,
+        }
 
 
 class SurveyPickForm(forms.Form):

@@ -483,22 +483,14 @@ def _is_uuid(value: str) -> bool:
 
 
 def _step_method(request: OrgRequest, op: CallOperation, post: bool) -> StepResult:
-    settings_ = op.method_settings or {}
-    form = forms.MethodForm(
-        request.POST if post else None,
-        initial={
-            "call_method": op.call_method,
-            "caller_id": settings_.get("caller_id", ""),
-            "record_calls": settings_.get("record_calls", False),
-        },
-    )
+    form = forms.MethodForm(request.POST if post else None, initial=forms.MethodForm.initial_for(op))
     if post and form.is_valid():
         data = form.cleaned_data
         services.operation_update(
             operation=op,
             actor=request.user,
             call_method=data["call_method"],
-            method_settings={"caller_id": data["caller_id"], "record_calls": data["record_calls"]},
+            method_settings=form.method_settings(),
         )
         return True, {}
     return False, {"form": form}
