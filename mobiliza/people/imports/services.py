@@ -269,6 +269,11 @@ def import_job_start(*, job: ImportJob) -> ImportJob:
 
 def import_job_copy_for_real(*, job: ImportJob, actor: User | None) -> ImportJob:
     """After a dry run: a new pending job over the same file and settings, not a dry run."""
+    kept = bool((job.options or {}).get("source_path")) or (
+        bool(job.file) and job.file.storage.exists(job.file.name)
+    )
+    if not kept:
+        raise _error(_("The uploaded file is no longer kept. Upload it again."))
     copy = ImportJob.objects.create(
         organization=job.organization,
         kind=job.kind,
@@ -461,7 +466,89 @@ def import_job_run(
         except Exception:  # pragma: no cover - the connection itself is gone
             logger.exception("could not drop the staging tables of import %s", job.pk)
     job.refresh_from_db()
+    if job.status == ImportJob.Status.FAILED or (
+        job.status == ImportJob.Status.DONE and not job.dry_run
+    ):
+        import_upload_discard(job=job)
     return job
+
+
+def import_upload_discard(*, job: ImportJob) -> bool:
+    """Delete the uploaded file of a finished job (its people are in the database now; a copy
+    of a voter file is personal data we don't keep). The error report stays. A file given to
+    the command by path is the operator's own and is never touched; a file another job still
+    waits to read (a queued "import for real") is kept for it. Returns True if it was deleted."""
+    name = job.file.name if job.file else ""
+    if not name or (job.options or {}).get("source_path"):
+        return False
+    users = ImportJob.objects.filter(file=name).exclude(pk=job.pk)
+    if users.filter(status__in=[ImportJob.Status.PENDING, ImportJob.Status.RUNNING]).exists():
+        return False
+    job.file.storage.delete(name)
+    # The dry run it came from can't be run for real any more: it says so.
+    ImportJob.objects.filter(file=name).update(file="")
+    job.file.name = ""
+    return True
+
+
+UPLOAD_DIR = "imports"
+
+
+def import_uploads_purge(
+    *, older_than: dt.timedelta, now: dt.datetime | None = None, dry_run: bool = False
+) -> list[str]:
+    """Retention for abandoned uploads: delete the uploaded files of jobs untouched for
+    `older_than` (never started, finished dry runs never run for real, failed, or whose worker
+    died), and stray files under the upload folder that no job names (an upload interrupted
+    before its job was saved). Waiting jobs whose file goes are cancelled with a message.
+    Error reports are kept. Returns the names of the files deleted (or that would be)."""
+    cutoff = (now or timezone.now()) - older_than
+    deleted: list[str] = []
+    stale = (
+        ImportJob.objects.exclude(file="")
+        .filter(updated_at__lt=cutoff)
+        .exclude(options__has_key="source_path")
+        .order_by("pk")
+    )
+    fresh_names = set(
+        ImportJob.objects.exclude(file="")
+        .filter(updated_at__gte=cutoff)
+        .values_list("file", flat=True)
+    )
+    for job in stale:
+        name = job.file.name
+        if name in fresh_names:
+            continue  # a newer job (e.g. "import for real" just queued) still needs it
+        if not dry_run:
+            job.file.storage.delete(name)
+            cancelled = job.status == ImportJob.Status.PENDING
+            ImportJob.objects.filter(pk=job.pk).update(
+                file="",
+                status=ImportJob.Status.CANCELLED if cancelled else job.status,
+                error_message=(
+                    _("The uploaded file was deleted after %(days)d days without being imported.")
+                    % {"days": older_than.days}
+                    if cancelled
+                    else job.error_message
+                ),
+            )
+        if name not in deleted:
+            deleted.append(name)
+    # Stray uploads: files under imports/YYYY/MM/ that no job names (never the error reports).
+    root = Path(settings.MEDIA_ROOT) / UPLOAD_DIR
+    if root.is_dir():
+        known = set(ImportJob.objects.exclude(file="").values_list("file", flat=True))
+        for path in sorted(root.glob("[0-9][0-9][0-9][0-9]/[0-9][0-9]/*")):
+            if not path.is_file():
+                continue
+            name = path.relative_to(settings.MEDIA_ROOT).as_posix()
+            modified = dt.datetime.fromtimestamp(path.stat().st_mtime, tz=dt.UTC)
+            if name in known or modified >= cutoff:
+                continue
+            if not dry_run:
+                path.unlink(missing_ok=True)
+            deleted.append(name)
+    return deleted
 
 
 def _fail(

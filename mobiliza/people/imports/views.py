@@ -171,7 +171,11 @@ def import_run_for_real(request: OrgRequest, importjob_id: uuid.UUID) -> HttpRes
     if not (job.dry_run and job.status == ImportJob.Status.DONE):
         messages.error(request, _("Only a finished dry run can be run for real."))
         return redirect("people:import_detail", importjob_id=job.public_id)
-    new = services.import_job_copy_for_real(job=job, actor=request.user)
+    try:
+        new = services.import_job_copy_for_real(job=job, actor=request.user)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect("people:import_detail", importjob_id=job.public_id)
     try:
         services.import_job_start(job=new)
     except ValidationError as exc:
