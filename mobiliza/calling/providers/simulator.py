@@ -12,7 +12,7 @@ later to the same webhook URL (through the providers simulator queue, `Simulated
 
 The mix of outcomes, the ringing delay, the agent's pick-up delay and the talk time are options of
 the provider account (`ProviderAccount.options`, see `VOICE_DEFAULTS`). A number that
-libphonenumber finds invalid always fails as an invalid number.
+libphonenumber finds impossible always fails as an invalid number.
 """
 
 from __future__ import annotations
@@ -62,8 +62,9 @@ OUTCOMES = ("human", "voicemail", "busy", "no_answer", "invalid", "failed")
 
 
 def _valid(e164: str) -> bool:
+    """A number the carrier can dial: possible for its country (length, prefix)."""
     try:
-        return phonenumbers.is_valid_number(phonenumbers.parse(e164, None))
+        return phonenumbers.is_possible_number(phonenumbers.parse(e164, None))
     except phonenumbers.NumberParseException:
         return False
 
