@@ -163,7 +163,7 @@ def voice_settings_put(request: OrgRequest, payload: VoiceSettingsIO) -> VoiceSe
     try:
         current = services.voice_settings_update(
             organization=org,
-            actor=request.user,  # type: ignore[arg-type]
+            actor=request.user,
             rate_per_minute=payload.rate_per_minute,
             currency=payload.currency,
             use_provider_price=payload.use_provider_price,

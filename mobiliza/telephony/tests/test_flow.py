@@ -58,7 +58,7 @@ def setup(org: Any, *, outcome: str, people: int = 2, **settings: Any) -> tuple[
 
 
 def test_bridged_call_reaches_connected_then_the_agent_saves_the_result(org: Any) -> None:
-    operation, agent, target = setup(org, outcome="human")
+    _operation, agent, target = setup(org, outcome="human")
     call = call_dial(target=target, agent=agent)
     assert call.stage == PlacedCall.Stage.CALLING_AGENT and call.agent_call_id.startswith("CA")
     # Step through the carrier's timeline: the agent picks up, the person's phone rings, answers.

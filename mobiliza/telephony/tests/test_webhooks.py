@@ -17,7 +17,6 @@ from mobiliza.telephony.services import call_status_url
 from mobiliza.telephony.tests.factories import (
     held_target,
     make_software_operation,
-    verified_agent,
 )
 
 pytestmark = pytest.mark.django_db
