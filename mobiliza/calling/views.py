@@ -483,7 +483,9 @@ def _is_uuid(value: str) -> bool:
 
 
 def _step_method(request: OrgRequest, op: CallOperation, post: bool) -> StepResult:
-    form = forms.MethodForm(request.POST if post else None, initial=forms.MethodForm.initial_for(op))
+    form = forms.MethodForm(
+        request.POST if post else None, initial=forms.MethodForm.initial_for(op)
+    )
     if post and form.is_valid():
         data = form.cleaned_data
         services.operation_update(
@@ -890,8 +892,16 @@ def call(request: OrgRequest, calloperation_id: Any) -> HttpResponse:
             "survey_definition": survey_definition,
             "closed": dispenser.operation_open(operation, timezone.now()),
             "call_i18n": _call_i18n(),
+            "telephony": _telephony_context(operation, request.membership),
         },
     )
+
+
+def _telephony_context(operation: CallOperation, membership: Any) -> dict[str, Any]:
+    """Software-placed calls (the telephony app): live call state, the agent's phone."""
+    from mobiliza.telephony.selectors import call_screen_context
+
+    return call_screen_context(operation=operation, membership=membership)
 
 
 def _call_i18n() -> dict[str, Any]:

@@ -67,3 +67,43 @@ def operation_costs(*, operation: CallOperation) -> dict[str, Any]:
         "currency": voice.currency,
         "rate": voice.rate_per_minute,
     }
+
+
+def call_screen_context(*, operation: CallOperation, membership: Membership) -> dict[str, Any]:
+    """What the calling screen needs for software-placed calls (nothing for own-phone ones)."""
+    from django.urls import reverse
+    from django.utils.translation import gettext as _
+
+    from mobiliza.calling.models import CallStatus
+
+    if operation.call_method != "software":
+        return {"software": False}
+    phone = agent_phone_for(membership=membership)
+    back = reverse("calling:call", args=[operation.public_id])
+    auto = CallStatus.objects.filter(
+        organization_id=operation.organization_id, group=CallStatus.Group.AUTO
+    )
+    return {
+        "software": True,
+        "phone_verified": bool(phone and phone.is_verified),
+        "phone": phone.e164 if phone else "",
+        "phone_url": f"{reverse('telephony:phone')}?next={back}",
+        "i18n": {
+            "stages": {
+                "calling_agent": _("Calling you… pick up your phone"),
+                "dialing": _("Dialing the person…"),
+                "ringing": _("Ringing…"),
+                "connected": _("Connected"),
+                "ended": _("Call ended"),
+            },
+            "auto": {s.key: s.label for s in auto},
+            "auto_recorded": _("Recorded automatically:"),
+            "agent_unreachable": _("We could not reach your phone. Check it and call again."),
+            "choose": _("Choose the result of the conversation."),
+            "spending_cap": _(
+                "This operation reached its spending cap: no new calls can be placed."
+            ),
+            "hang_up": _("Hang up"),
+            "call": _("Call"),
+        },
+    }

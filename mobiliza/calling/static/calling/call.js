@@ -8,6 +8,11 @@
   if (!app) return;
   var T = JSON.parse(document.getElementById("call-i18n").textContent);
   var survey = JSON.parse(document.getElementById("survey-definition").textContent || "null");
+  var telI18n = document.getElementById("telephony-i18n");
+  var TT = JSON.parse((telI18n && telI18n.textContent) || "null") || {};
+  var software = app.dataset.software === "1";
+  var liveCall = null;
+  var livePoll = null;
   var opId = app.dataset.operation;
   var PENDING = "mobiliza.call.pending." + opId;
   var csrf = (document.cookie.match(/(?:^|; )csrftoken=([^;]+)/) || [])[1] || "";
@@ -48,6 +53,63 @@
       setOnline(true);
       return r.json().catch(function () { return {}; }).then(function (data) { return {status: r.status, data: data}; });
     }, function (err) { setOnline(false); throw err; });
+  }
+
+  function getJSON(url) {
+    return fetch(url, {credentials: "same-origin", headers: {"Accept": "application/json"}}).then(function (r) {
+      setOnline(true);
+      return r.json().catch(function () { return {}; }).then(function (data) { return {status: r.status, data: data}; });
+    }, function (err) { setOnline(false); throw err; });
+  }
+
+  // --- software-placed calls: ring the agent, dial the person, show the live state -------------
+  function showLive(state) {
+    var box = $("live");
+    if (!box) return;
+    box.hidden = false;
+    var stages = TT.stages || {};
+    $("live-stage").textContent = stages[state.stage] || state.stage;
+    $("live-stage").className = "badge " + (state.stage === "connected" ? "ok" : state.over ? "grey" : "warn");
+    $("live-stage").dataset.stage = state.stage;
+    var detail = "";
+    if (state.over && state.auto_status) detail = (TT.auto_recorded || "") + " " + ((TT.auto || {})[state.auto_status] || state.auto_status);
+    else if (state.over && state.end_reason === "agent_unreachable") detail = TT.agent_unreachable || "";
+    else if (state.over && state.duration_seconds) detail = TT.choose || "";
+    $("live-detail").textContent = detail;
+    $("hangup").hidden = !!state.over;
+    $("dial").classList.toggle("disabled", !state.over);
+  }
+  function stopLive() { clearTimeout(livePoll); livePoll = null; liveCall = null; }
+  function pollLive() {
+    if (!liveCall) return;
+    getJSON(app.dataset.callUrl + liveCall).then(function (res) {
+      if (res.status !== 200 || !liveCall) return;
+      var state = res.data;
+      showLive(state);
+      if (!state.over) { livePoll = setTimeout(pollLive, 1000); return; }
+      stopLive();
+      if (state.result_recorded && current && state.target === current.id) {
+        // Busy, no answer, voicemail...: recorded by the platform; on to the next person.
+        current = null;
+        setTimeout(claim, 2500);
+      }
+    }).catch(function () { livePoll = setTimeout(pollLive, 3000); });
+  }
+  function softwareDial(ev) {
+    ev.preventDefault();
+    if (!current || liveCall) return;
+    if (app.dataset.phoneVerified !== "1") { window.location.href = app.dataset.phoneUrl; return; }
+    showError("");
+    api(app.dataset.targetUrl + current.id + "/dial").then(function (res) {
+      if (res.status === 201) { liveCall = res.data.id; showLive(res.data); livePoll = setTimeout(pollLive, 800); }
+      else showError(res.data.detail || T.closed);
+    }).catch(function () {});
+  }
+  if (software) {
+    $("dial").addEventListener("click", softwareDial);
+    $("hangup").addEventListener("click", function () {
+      if (liveCall) api(app.dataset.callUrl + liveCall + "/hangup").catch(function () {});
+    });
   }
 
   // --- pending result: stored first, retried with the same key ------------------------------
@@ -91,7 +153,9 @@
     empty.hidden = false;
     var list = $("reasons");
     list.innerHTML = "";
-    if (closed || data.message && data.message !== "empty") {
+    if (data.message === "spending_cap" && TT.spending_cap) {
+      list.innerHTML = '<li data-testid="spending-cap">' + esc(TT.spending_cap) + "</li>";
+    } else if (closed || data.message && data.message !== "empty") {
       list.innerHTML = "<li>" + esc(T.closed) + "</li>";
     }
     var reasons = data.reasons || {};
@@ -117,7 +181,9 @@
     $("form-error").hidden = true;
     $("script").innerHTML = esc(target.script).replace(/\n/g, "<br>");
     var dial = $("dial");
-    dial.href = target.tel_url;
+    dial.href = software ? "#" : target.tel_url;
+    stopLive();
+    if ($("live")) { $("live").hidden = true; dial.classList.remove("disabled"); }
     $("dial-number").textContent = target.phone_e164;
     $("attempt-info").textContent = target.attempts ? T.attempts + ": " + target.attempts + (target.last_status ? " · " + target.last_status : "") : "";
     var dl = $("fields");
