@@ -17,6 +17,7 @@ they fill) and ordinary tables on SQLite, named after the job and dropped at the
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import multiprocessing
@@ -59,6 +60,7 @@ from mobiliza.people.models import (
 )
 
 PARALLEL_MIN_BYTES = 8 * 1024 * 1024
+SQLITE_IMPORT_CACHE_KIB = 256 * 1024
 MAX_REPORTED_PROBLEMS = 200_000
 
 ProgressCallback = Callable[[str, int, int | None], None]
@@ -225,6 +227,25 @@ class _Stage:
                 column = "dkey" if self.kind == "people" else "external_id"
                 cur.execute(f"CREATE INDEX {self.main}_k ON {self.main} ({column})")
                 cur.execute(f"ANALYZE {self.main}")
+
+
+@contextlib.contextmanager
+def connection_tuned() -> Iterator[None]:
+    """SQLite: a bigger page cache for this connection while the import runs (the staging
+    tables, their index and the people indexes stay in memory), back to what it was after.
+    PostgreSQL needs nothing here (phase 2 sets its own session values, SET LOCAL)."""
+    if _postgres():
+        yield
+        return
+    with connection.cursor() as cur:
+        cur.execute("PRAGMA cache_size")
+        previous = int(cur.fetchone()[0])
+        cur.execute(f"PRAGMA cache_size = {-SQLITE_IMPORT_CACHE_KIB}")
+    try:
+        yield
+    finally:
+        with connection.cursor() as cur:
+            cur.execute(f"PRAGMA cache_size = {previous}")
 
 
 def _chunk_results(
@@ -436,6 +457,87 @@ def _insert_columns(
     return columns, exprs, params
 
 
+# A load at least this big, and at least BULK_MIN_RATIO of the people already stored (all
+# organizations), is applied in bulk mode on PostgreSQL (see `_BulkMode`).
+BULK_MIN_ROWS = 50_000
+BULK_MIN_RATIO = 0.5
+
+
+class _BulkMode:
+    """PostgreSQL, big loads: drop the foreign keys, unique constraints and secondary indexes of
+    people, phones and households for the time of the inserts, then build them again and check
+    every foreign key once, set-based (ADD CONSTRAINT validates with one anti-join instead of
+    the millions of per-row checks a deferred constraint queues for COMMIT). All of it runs in
+    the import's transaction: a failure rolls the definitions back too.
+
+    The price: from the first DROP to COMMIT the three tables and the organizations table are
+    locked exclusively (other requests wait for those seconds). That's why it's only for a load
+    that is large relative to what is stored (a first register load), see BULK_MIN_*."""
+
+    def __init__(self, tables: list[str]) -> None:
+        self.tables = tables
+        self.rebuild: list[str] = []  # unique constraints and indexes first
+        self.foreign_keys: list[str] = []
+
+    @staticmethod
+    def wanted(cur: Any, new_rows: int) -> bool:
+        if new_rows < BULK_MIN_ROWS:
+            return False
+        if _postgres():
+            cur.execute(
+                "SELECT GREATEST(reltuples, 0)::bigint FROM pg_class WHERE oid = %s::regclass",
+                [Person._meta.db_table],
+            )
+        else:
+            cur.execute(f"SELECT MAX(id) FROM {Person._meta.db_table}")  # no count(*) scan
+        stored = int(cur.fetchone()[0] or 0)
+        return new_rows >= BULK_MIN_RATIO * stored
+
+    def suspend(self, cur: Any) -> None:
+        if not _postgres():
+            # SQLite checks foreign keys cheaply (a primary key lookup); its indexes are what
+            # a big insert pays for. Indexes of UNIQUE columns (no SQL) stay.
+            for table in self.tables:
+                cur.execute(
+                    "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = %s "
+                    "AND sql IS NOT NULL AND sql NOT LIKE 'CREATE UNIQUE%%' ORDER BY name",
+                    [table],
+                )
+                for name, definition in cur.fetchall():
+                    cur.execute(f'DROP INDEX "{name}"')
+                    self.rebuild.append(definition)
+            return
+        cur.execute(
+            """SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid), contype
+               FROM pg_constraint
+               WHERE conrelid = ANY(%s::regclass[]) AND contype IN ('f', 'u')
+               ORDER BY contype, conname""",
+            [self.tables],
+        )
+        for table, name, definition, kind in cur.fetchall():
+            cur.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
+            target = self.foreign_keys if kind == "f" else self.rebuild
+            target.append(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}')
+        cur.execute(
+            """SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid)
+               FROM pg_index i
+               WHERE i.indrelid = ANY(%s::regclass[]) AND NOT i.indisprimary
+               ORDER BY 1""",
+            [self.tables],
+        )
+        for name, definition in cur.fetchall():
+            cur.execute(f"DROP INDEX {name}")
+            self.rebuild.append(definition)
+
+    def restore(self, cur: Any) -> None:
+        if _postgres():
+            cur.execute("SET LOCAL maintenance_work_mem = '256MB'")
+        for statement in [*self.rebuild, *self.foreign_keys]:
+            cur.execute(statement)
+        for table in self.tables:
+            cur.execute(f"ANALYZE {table}")
+
+
 def _mapped_columns(mapping: dict[str, str], constants: dict[str, str]) -> set[str]:
     targets = {t for t in mapping.values() if t} | set(constants)
     cols = {t for t in targets if t in _DIRECT}
@@ -556,10 +658,19 @@ def apply_people(
 
         mapped = _mapped_columns(mapping, constants)
         addressed = bool(mapped & {"street", "postcode", "city"})
+        phone_t = PersonPhone._meta.db_table
+        bulk: _BulkMode | None = None
+        if _BulkMode.wanted(cur, counts["created"]):
+            bulk = _BulkMode([person_t, phone_t, household_t])
+            bulk.suspend(cur)
+            timer.lap("bulk_suspend")
         if addressed:
             counts["households_created"] = households_create_for_table(
                 organization_id=organization_id, table=t, condition="k.person_id IS NOT NULL"
             )
+            if bulk is not None:
+                # Without its index the join below is a hash join: it needs the new size.
+                cur.execute(f"ANALYZE {household_t}")
             timer.lap("households")
         hh_join = (
             f"LEFT JOIN {household_t} h ON h.organization_id = %s AND h.address_key = s.address_key"
@@ -598,21 +709,35 @@ def apply_people(
             if addressed:
                 households_delete_empty(organization_id=organization_id)
             timer.lap("update_people")
-        # Phones: new numbers only (an update never drops a stored number).
-        phone_t = PersonPhone._meta.db_table
+        # Phones: all the numbers of new people; new numbers only for updated people (an
+        # update never drops a stored number). Two statements: the second is an anti-join.
         cur.execute(
             f"""INSERT INTO {phone_t} (organization_id, person_id, raw, e164, kind, is_valid,
                                        position)
                 SELECT %s, s.person_id, ph.raw, ph.e164, ph.kind, ph.is_valid, ph.position
                 FROM {stage.phones} ph JOIN {t} s ON s.row_num = ph.row_num
-                WHERE s.action IN ('create', 'update')
-                  AND (s.action = 'create' OR NOT EXISTS (
-                      SELECT 1 FROM {phone_t} x WHERE x.person_id = s.person_id
-                        AND (x.raw = ph.raw OR (ph.e164 <> '' AND x.e164 = ph.e164))))""",
+                WHERE s.action = 'create'
+                ORDER BY s.person_id, ph.position""",
             [organization_id],
         )
-        counts["phones_added"] = max(cur.rowcount, 0)
+        added = max(cur.rowcount, 0)
+        if counts["updated"]:
+            cur.execute(
+                f"""INSERT INTO {phone_t} (organization_id, person_id, raw, e164, kind, is_valid,
+                                           position)
+                    SELECT %s, s.person_id, ph.raw, ph.e164, ph.kind, ph.is_valid, ph.position
+                    FROM {stage.phones} ph JOIN {t} s ON s.row_num = ph.row_num
+                    WHERE s.action = 'update' AND NOT EXISTS (
+                          SELECT 1 FROM {phone_t} x WHERE x.person_id = s.person_id
+                            AND (x.raw = ph.raw OR (ph.e164 <> '' AND x.e164 = ph.e164)))""",
+                [organization_id],
+            )
+            added += max(cur.rowcount, 0)
+        counts["phones_added"] = added
         timer.lap("phones")
+        if bulk is not None:
+            bulk.restore(cur)
+            timer.lap("bulk_restore")
         # Tags.
         if tag_names:
             Tag.objects.bulk_create(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import decimal
+import functools
 import io
 import json
 import re
@@ -124,6 +125,14 @@ class _Plan:
                 self.custom.append((target[len(CUSTOM_PREFIX) :], index))
             elif target in targets:
                 self.by_target.setdefault(target, []).append(index)
+        # Custom fields as JSON: the key part pre-encoded (`"key": `); a repeated key keeps
+        # the last column's value, as a dict would.
+        last_index = {key: i for key, i in self.custom}
+        self.custom_encoded: list[tuple[str, int, str]] = [
+            (key, i, json.dumps(key, ensure_ascii=False) + ": ")
+            for key, i in self.custom
+            if last_index[key] == i
+        ]
         self.constants = {k: v for k, v in cfg.constants.items() if k in targets}
         self.names = cfg.header
         # The common case compiled: one column into one text field (stage index, column, max).
@@ -173,6 +182,40 @@ def _copy_line(values: tuple[Any, ...] | list[Any]) -> str:
     return "\t".join(parts)
 
 
+_COPY_SPECIAL = re.compile(r"[\\\t\n\r]")
+
+
+def _copy_text(v: Any) -> str:
+    if v is None:
+        return "\\N"
+    if v is True:
+        return "t"
+    if v is False:
+        return "f"
+    return v if type(v) is str else str(v)
+
+
+def _copy_lines(rows: list[Any]) -> str:
+    """Rows as PostgreSQL COPY text, one join per row; rows with a backslash, tab or line
+    break inside a value (rare in real files) go through the escaping `_copy_line`."""
+    lines: list[str] = []
+    append = lines.append
+    special = _COPY_SPECIAL.search
+    for values in rows:
+        if special("\x1f".join([v for v in values if type(v) is str])):
+            append(_copy_line(values))
+        else:
+            append(
+                "\t".join(
+                    [v if type(v) is str else "\\N" if v is None else _copy_text(v) for v in values]
+                )
+            )
+    if not lines:
+        return ""
+    append("")
+    return "\n".join(lines)
+
+
 def _parse_date(text: str, date_format: str) -> dt.date | None:
     m = _DATE_ISO.match(text)
     if m:
@@ -204,6 +247,21 @@ def _country(text: str) -> str | None:
         return up
     return _COUNTRIES.get(up)
 
+
+# Caches: a voter file repeats addresses (households) and (country, region, postcode).
+@functools.lru_cache(maxsize=65_536)
+def _zone_cached(country: str, region: str, postcode: str) -> str:
+    return country_time_zone(country, region, postcode)
+
+
+@functools.lru_cache(maxsize=65_536)
+def _address_key_cached(street: str, postcode: str, city: str, country: str) -> str:
+    return address_key(street=street, postcode=postcode, city=city, country=country)
+
+
+_encode_json_string: Any = getattr(json.encoder, "c_encode_basestring", None) or (
+    lambda text: json.dumps(text, ensure_ascii=False)
+)
 
 _PLAN: _Plan | None = None
 
@@ -272,9 +330,9 @@ def process_chunk(plan: _Plan, data: bytes, first_line: int) -> ChunkOut:
                 continue
         handler(plan, record, line, out)
     if copy:
-        out.main = "".join(_copy_line(r) + "\n" for r in out.main)
-        out.phones = "".join(_copy_line(r) + "\n" for r in out.phones)
-        out.tags = "".join(_copy_line(r) + "\n" for r in out.tags)
+        out.main = _copy_lines(out.main)
+        out.phones = _copy_lines(out.phones)
+        out.tags = _copy_lines(out.tags)
     return out
 
 
@@ -385,13 +443,13 @@ def _people_row(plan: _Plan, record: list[str], line: int, out: ChunkOut) -> Non
                 problems.append((line, col, "bad_bool", {"value": value[:40]}))
             else:
                 row[IDX[target]] = flag
-    custom: dict[str, str] = {}
-    for key, i in plan.custom:
+    custom: list[str] = []
+    for key, i, encoded_key in plan.custom_encoded:
         value = record[i].strip()
         if value:
-            custom[key] = value[:1000]
+            custom.append(encoded_key + _encode_json_string(value[:1000]))
             out.custom_keys.add(key)
-    row[IDX["custom_fields"]] = json.dumps(custom, ensure_ascii=False) if custom else None
+    row[IDX["custom_fields"]] = "{" + ", ".join(custom) + "}" if custom else None
 
     country = row[IDX["country"]] or ""
     region = cfg.region
@@ -440,16 +498,14 @@ def _people_row(plan: _Plan, record: list[str], line: int, out: ChunkOut) -> Non
     has_address = bool(street or postcode or city)
     zone = ""
     if country or has_address:
-        zone = country_time_zone(country or cfg.region, row[IDX["region"]] or "", postcode)
+        zone = _zone_cached(country or cfg.region, row[IDX["region"]] or "", postcode)
     if not zone:
         for _col, raw in phones:
             zone = normalize_phone(raw, region).time_zone
             if zone:
                 break
     row[IDX["time_zone"]] = zone or cfg.default_tz or None
-    row[IDX["address_key"]] = address_key(
-        street=street, postcode=postcode, city=city, country=country
-    )
+    row[IDX["address_key"]] = _address_key_cached(street, postcode, city, country)
     out.main.append(row)
     out.phones.extend(phone_rows)
     for name in tags:
