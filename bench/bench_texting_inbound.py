@@ -5,8 +5,14 @@ recorded exactly once, then matched to its conversation.
 
 Two phases, as in production with a worker: the webhook requests verify the signature and store
 the event raw, deduplicated (WEBHOOK_PROCESS_INLINE=0); then the stored events are processed
-(matched, message recorded, stop words applied) by worker threads. The headline figure is the
-HTTP ingestion rate; processing and end-to-end rates are printed beside it.
+(matched, message recorded, stop words applied) by workers draining them in batches
+(`webhook_process_pending`, SKIP LOCKED). The headline figure is the HTTP ingestion rate;
+processing and end-to-end rates are printed beside it.
+
+The clients are `bench/loadgen.py` (asyncio, raw keep-alive sockets, its own process), so the
+load generator takes little of the two cores. Beside the rates, the CPU seconds the gunicorn
+workers and the PostgreSQL backends spent per request are printed: a busy machine stretches the
+wall clock, not these.
 
 Reference: the same number of single-row INSERT + COMMIT of the raw payload (JSON) into a table,
 from the same number of parallel connections, in the same run.
@@ -14,7 +20,6 @@ from the same number of parallel connections, in the same run.
 
 from __future__ import annotations
 
-import http.client
 import json
 import os
 import random
@@ -22,7 +27,6 @@ import threading
 import time
 import uuid
 from typing import Any
-from urllib.parse import urlencode
 
 from bench.common import (
     django_setup,
@@ -32,6 +36,7 @@ from bench.common import (
     postgres_database,
 )
 from bench.http import gunicorn
+from bench.loadgen import cpu_seconds, post_request, run_load
 
 MESSAGES = int(os.environ.get("BENCH_INBOUND_MESSAGES", "20000"))
 CONVERSATIONS = int(os.environ.get("BENCH_INBOUND_CONVERSATIONS", "5000"))
@@ -135,67 +140,48 @@ def main() -> None:
             requests = list(unique)
             requests += rng.sample(unique, int(MESSAGES * DUPLICATES))
             rng.shuffle(requests)
-            chunks = [requests[i::CLIENTS] for i in range(CLIENTS)]
-            errors: list[int] = []
-
-            def client(chunk: list[tuple[str, dict[str, str]]]) -> None:
-                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-                for signature, params in chunk:
-                    conn.request(
-                        "POST",
-                        path,
-                        urlencode(params),
-                        {
-                            "Content-Type": "application/x-www-form-urlencoded",
-                            "X-Twilio-Signature": signature,
-                        },
-                    )
-                    response = conn.getresponse()
-                    response.read()
-                    if response.status != 200:
-                        errors.append(response.status)
-
-            threads = [threading.Thread(target=client, args=(c,)) for c in chunks]
-            start = time.perf_counter()
-            for t in threads:
-                t.start()
-            for t in threads:
-                t.join()
-            seconds = time.perf_counter() - start
+            raw = [
+                post_request(port, path, params, {"X-Twilio-Signature": signature})
+                for signature, params in requests
+            ]
+            chunks = [raw[i::CLIENTS] for i in range(CLIENTS)]
+            server_cpu = cpu_seconds(f"127.0.0.1:{port}")
+            db_name = url.rsplit("/", 1)[1]
+            db_cpu = cpu_seconds(db_name)
+            load = run_load(port, chunks)
+            server_cpu = cpu_seconds(f"127.0.0.1:{port}") - server_cpu
+            db_cpu = cpu_seconds(db_name) - db_cpu
+            seconds = load.seconds
+            errors = load.errors
 
         from django.db.models import Sum
 
         from mobiliza.providers.models import WebhookEvent
-        from mobiliza.providers.services import webhook_event_process
+        from mobiliza.providers.services import webhook_process_pending
         from mobiliza.texting.models import Message
 
         stored = WebhookEvent.objects.count()
-        pending = list(
-            WebhookEvent.objects.filter(outcome="pending")
-            .order_by("id")
-            .values_list("pk", flat=True)
-        )
         connection.close()
-        workers = int(os.environ.get("BENCH_PROCESS_THREADS", "4"))
+        workers = int(os.environ.get("BENCH_PROCESS_THREADS", "2"))
 
-        def process(ids: list[int]) -> None:
+        def process() -> None:
             from django.db import connections
 
             try:
-                for pk in ids:
-                    webhook_event_process(event_id=pk)
+                while webhook_process_pending(limit=10_000, batch=200):
+                    pass
             finally:
                 connections.close_all()
 
-        threads = [
-            threading.Thread(target=process, args=(pending[i::workers],)) for i in range(workers)
-        ]
+        threads = [threading.Thread(target=process) for _ in range(workers)]
         start = time.perf_counter()
+        cpu = time.process_time()
         for t in threads:
             t.start()
         for t in threads:
             t.join()
         process_seconds = time.perf_counter() - start
+        process_cpu = time.process_time() - cpu
 
         inbound = Message.objects.filter(direction="in")
         recorded = inbound.count()
@@ -230,7 +216,7 @@ def main() -> None:
         reference_seconds = time.perf_counter() - start
     rate = MESSAGES / seconds
     ok = (
-        not errors
+        errors == 0
         and stored == MESSAGES
         and recorded == MESSAGES
         and events == MESSAGES
@@ -250,12 +236,18 @@ def main() -> None:
         redeliveries=len(requests) - MESSAGES,
         recorded_once=recorded == MESSAGES,
         matched=matched,
-        http_errors=len(errors),
+        http_errors=errors,
+        http_statuses=load.statuses,
+        p95_ms=round(sorted(load.latencies_ms)[int(len(load.latencies_ms) * 0.95)], 1),
+        server_cpu_ms_per_request=round(server_cpu * 1000 / len(requests), 3),
+        db_cpu_ms_per_request=round(db_cpu * 1000 / len(requests), 3),
+        client_cpu_ms_per_request=round(load.client_cpu_s * 1000 / len(requests), 3),
         clients=CLIENTS,
         all_checks_ok=ok,
         seconds=round(seconds, 2),
         requests_per_s=round(len(requests) / seconds, 1),
         processing_rate=round(MESSAGES / process_seconds, 1),
         processing_threads=workers,
+        processing_cpu_ms_per_message=round(process_cpu * 1000 / MESSAGES, 3),
         end_to_end_rate=round(MESSAGES / (seconds + process_seconds), 1),
     )

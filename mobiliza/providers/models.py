@@ -103,6 +103,12 @@ class WebhookEvent(models.Model):
                 fields=["organization", "outcome", "-received_at"], name="webhook_org_out"
             ),
             models.Index(fields=["provider_id"], name="webhook_provider_id"),
+            # The worker's drain: pending events, oldest first (webhook_process_batch).
+            models.Index(
+                fields=["id"],
+                condition=models.Q(outcome="pending"),
+                name="webhook_pending",
+            ),
         ]
 
     def __str__(self) -> str:

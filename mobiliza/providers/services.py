@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 import phonenumbers
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, connection, transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
@@ -211,7 +211,11 @@ def sender_number_set_active(
 WebhookHandler = Callable[[WebhookEvent, ProviderAccount, MessagingProvider], str]
 # (provider id, status) of a verified payload: the event's identity for deduplication.
 WebhookIdentifier = Callable[[ProviderAccount, Mapping[str, str]], tuple[str, str]]
+# Processes many stored events of one kind at once, set-based; returns {event id: outcome}. The
+# events are locked by the caller, in one transaction; raising falls back to one by one.
+WebhookBatchHandler = Callable[[list[WebhookEvent]], Mapping[int, str]]
 _HANDLERS: dict[str, WebhookHandler] = {}
+_BATCH_HANDLERS: dict[str, WebhookBatchHandler] = {}
 _IDENTIFIERS: dict[str, WebhookIdentifier] = {}
 _URL_NAMES: dict[str, str] = {
     WebhookKind.MESSAGE_STATUS: "providers:sms_status",
@@ -222,6 +226,11 @@ _URL_NAMES: dict[str, str] = {
 def register_webhook_handler(kind: str, handler: WebhookHandler) -> None:
     """The app that owns a kind of event processes it (texting: messages; calling: calls)."""
     _HANDLERS[kind] = handler
+
+
+def register_webhook_batch_handler(kind: str, handler: WebhookBatchHandler) -> None:
+    """Optional: process a batch of pending events of `kind` set-based (the worker's drain)."""
+    _BATCH_HANDLERS[kind] = handler
 
 
 def register_webhook_kind(*, kind: str, url_name: str, identify: WebhookIdentifier) -> None:
@@ -246,37 +255,75 @@ def _dedupe_key(account: ProviderAccount, kind: str, provider_id: str, status: s
     return f"{account.pk}:{kind}:{provider_id}:{status}"[:200]
 
 
-def webhook_store(
-    *, account: ProviderAccount, kind: str, params: Mapping[str, str]
-) -> tuple[WebhookEvent | None, bool]:
-    """Store a verified webhook raw. Returns (event, created); a redelivery only counts up."""
+def _identify(
+    account: ProviderAccount, kind: str, params: Mapping[str, str], provider: MessagingProvider
+) -> tuple[str, str]:
     identify = _IDENTIFIERS.get(kind)
-    provider = provider_for(account)
     if identify is not None:
-        provider_id, status = identify(account, params)
-    elif kind == WebhookKind.MESSAGE_STATUS:
+        return identify(account, params)
+    if kind == WebhookKind.MESSAGE_STATUS:
         status_event = provider.parse_status(params)
-        provider_id, status = status_event.provider_message_id, status_event.status.value
-    else:
-        inbound = provider.parse_inbound(params)
-        provider_id, status = inbound.provider_message_id, "in"
+        return status_event.provider_message_id, status_event.status.value
+    return provider.parse_inbound(params).provider_message_id, "in"
+
+
+def webhook_store_row(
+    *,
+    account: ProviderAccount,
+    kind: str,
+    params: Mapping[str, str],
+    provider: MessagingProvider | None = None,
+) -> tuple[int | None, bool]:
+    """Store a verified webhook raw: (event id, created); a redelivery only counts up.
+
+    One statement, whatever the engine: `INSERT … ON CONFLICT (dedupe_key) DO UPDATE SET
+    deliveries = deliveries + 1 RETURNING id, deliveries` (a new row comes back with 1
+    delivery). In autocommit it is its own transaction: one round trip, one commit.
+    """
+    provider_id, status = _identify(account, kind, params, provider or provider_for(account))
     if not provider_id:
         return None, False
-    key = _dedupe_key(account, kind, provider_id, status)
-    try:
-        with transaction.atomic():
-            event = WebhookEvent.objects.create(
-                organization_id=account.organization_id,
-                account=account,
-                kind=kind,
-                provider_id=provider_id[:64],
-                dedupe_key=key,
-                payload=dict(params),
-            )
-        return event, True
-    except IntegrityError:
-        WebhookEvent.objects.filter(dedupe_key=key).update(deliveries=F("deliveries") + 1)
-        return WebhookEvent.objects.filter(dedupe_key=key).first(), False
+    table = WebhookEvent._meta.db_table
+    meta = WebhookEvent._meta
+    values = [
+        account.organization_id,
+        account.pk,
+        kind,
+        provider_id[:64],
+        _dedupe_key(account, kind, provider_id, status),
+        meta.get_field("payload").get_db_prep_value(dict(params), connection),
+        meta.get_field("received_at").get_db_prep_value(timezone.now(), connection),
+        WebhookEvent.Outcome.PENDING.value,
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            INSERT INTO {table} (organization_id, account_id, kind, provider_id, dedupe_key,
+                                 payload, received_at, deliveries, outcome, error)
+            VALUES (%s, %s, %s, %s, %s, %s, %s, 1, %s, '')
+            ON CONFLICT (dedupe_key) DO UPDATE SET deliveries = {table}.deliveries + 1
+            RETURNING id, deliveries
+            """,  # noqa: S608 - the table name is ours, values are parameters
+            values,
+        )
+        row = cursor.fetchone()
+    if row is None:  # pragma: no cover - RETURNING always answers one row
+        return None, False
+    return int(row[0]), row[1] == 1
+
+
+def webhook_store(
+    *,
+    account: ProviderAccount,
+    kind: str,
+    params: Mapping[str, str],
+    provider: MessagingProvider | None = None,
+) -> tuple[WebhookEvent | None, bool]:
+    """Store a verified webhook raw. Returns (event, created); a redelivery only counts up."""
+    pk, created = webhook_store_row(account=account, kind=kind, params=params, provider=provider)
+    if pk is None:
+        return None, False
+    return WebhookEvent.objects.filter(pk=pk).first(), created
 
 
 def webhook_event_process(*, event_id: int) -> str:
@@ -320,27 +367,88 @@ def _process_inline() -> bool:
 
 def webhook_event_dispatch(*, event: WebhookEvent) -> None:
     """Process now (eager mode), leave it for the tick, or queue it for a worker."""
+    webhook_event_dispatch_id(event_id=event.pk)
+
+
+def webhook_event_dispatch_id(*, event_id: int) -> None:
+    """Eager mode: process now (WEBHOOK_PROCESS_INLINE=1) or leave it to the tick's batch drain.
+    With a broker: one task per event (WEBHOOK_PROCESS_INLINE=1), or leave it to the beat's
+    `process_pending_webhooks` batch drain (0: the high-volume shape, set-based)."""
     if settings.CELERY_TASK_ALWAYS_EAGER:
         if _process_inline():
-            webhook_event_process(event_id=event.pk)
+            webhook_event_process(event_id=event_id)
         else:
             transaction.on_commit(lambda: _wake_simulator(timezone.now()))
-    else:
+    elif _process_inline():
         from mobiliza.providers.tasks import process_webhook_event
 
-        transaction.on_commit(lambda: process_webhook_event.delay(event.pk))
+        transaction.on_commit(lambda: process_webhook_event.delay(event_id))
 
 
-def webhook_process_pending(*, limit: int = 1000) -> int:
-    """Process stored events not processed yet, oldest first (the tick, when not inline)."""
-    ids = list(
-        WebhookEvent.objects.filter(outcome=WebhookEvent.Outcome.PENDING)
-        .order_by("id")
-        .values_list("pk", flat=True)[:limit]
-    )
-    for pk in ids:
-        webhook_event_process(event_id=pk)
-    return len(ids)
+def _process_locked(event: WebhookEvent) -> str:
+    """One event, already locked by the caller's transaction (same rules as webhook_event_process)."""
+    handler = _HANDLERS.get(event.kind)
+    if handler is None:
+        return WebhookEvent.Outcome.IGNORED.value
+    try:
+        with transaction.atomic():
+            return handler(event, event.account, provider_for(event.account))
+    except Exception as exc:  # kept for an admin, never lost
+        logger.exception("webhook processing failed", extra={"event": event.pk})
+        WebhookEvent.objects.filter(pk=event.pk).update(error=repr(exc)[:2000])
+        return WebhookEvent.Outcome.ERROR.value
+
+
+def webhook_process_batch(*, batch: int = 200) -> int:
+    """Process up to `batch` pending events, oldest first, in one transaction. Returns how many.
+
+    The events are claimed with SKIP LOCKED (PostgreSQL), so several workers drain in parallel
+    without taking one event twice. Kinds with a batch handler are processed set-based (texting's
+    replies: one query matches them all, one insert stores them); a batch that raises is redone
+    one event at a time, so one bad payload is marked `error` and the others still go through.
+    """
+    with transaction.atomic():
+        queryset = WebhookEvent.objects.filter(outcome=WebhookEvent.Outcome.PENDING)
+        if connection.features.has_select_for_update_skip_locked:
+            queryset = queryset.select_for_update(skip_locked=True, of=("self",))
+        events = list(
+            queryset.select_related("account", "account__organization").order_by("id")[:batch]
+        )
+        if not events:
+            return 0
+        outcomes: dict[int, str] = {}
+        by_kind: dict[str, list[WebhookEvent]] = {}
+        for event in events:
+            by_kind.setdefault(event.kind, []).append(event)
+        for kind, group in by_kind.items():
+            batch_handler = _BATCH_HANDLERS.get(kind)
+            if batch_handler is not None:
+                try:
+                    with transaction.atomic():
+                        outcomes.update(batch_handler(group))
+                    continue
+                except Exception:
+                    logger.exception("webhook batch failed; processing one by one")
+            for event in group:
+                outcomes[event.pk] = _process_locked(event)
+        now = timezone.now()
+        by_outcome: dict[str, list[int]] = {}
+        for pk, outcome in outcomes.items():
+            by_outcome.setdefault(outcome, []).append(pk)
+        for outcome, pks in by_outcome.items():
+            WebhookEvent.objects.filter(pk__in=pks).update(outcome=outcome, processed_at=now)
+        return len(events)
+
+
+def webhook_process_pending(*, limit: int = 1000, batch: int = 200) -> int:
+    """Process stored events not processed yet, oldest first (the tick / the worker's beat)."""
+    done = 0
+    while done < limit:
+        got = webhook_process_batch(batch=min(batch, limit - done))
+        if not got:
+            break
+        done += got
+    return done
 
 
 def webhook_reprocess_unmatched(*, max_age: dt.timedelta = dt.timedelta(hours=1)) -> int:

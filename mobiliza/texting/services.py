@@ -44,6 +44,7 @@ from mobiliza.providers.services import (
     default_account,
     provider_for,
     register_tick_hook,
+    register_webhook_batch_handler,
     register_webhook_handler,
     sender_number_add,
     webhook_url,
@@ -1305,6 +1306,125 @@ def message_inbound_handle(
     return WebhookEvent.Outcome.PROCESSED
 
 
+def message_inbound_batch(events: list[WebhookEvent]) -> dict[int, str]:
+    """Replies processed set-based (the worker's drain of stored webhooks): the same rules as
+    `message_inbound_handle`, with one query to find the already recorded ones, one to match
+    every reply to its conversation, one insert for the messages and two updates for the
+    conversations. Stop words still go through `opt_out_record`, one by one (rare).
+
+    The caller holds the events' row locks (SKIP LOCKED), so no other worker has them.
+    """
+    if not events:
+        return {}
+    providers: dict[int, MessagingProvider] = {}
+    parsed: list[tuple[WebhookEvent, Any, str, str]] = []
+    for event in events:
+        if event.account_id not in providers:
+            providers[event.account_id] = provider_for(event.account)
+        inbound = providers[event.account_id].parse_inbound(event.payload)
+        parsed.append((event, inbound, _e164(inbound.from_number), _e164(inbound.to_number)))
+    known = set(
+        Message.objects.filter(
+            provider_account_id__in={e.account_id for e in events},
+            provider_message_id__in=[p[1].provider_message_id for p in parsed],
+        ).values_list("provider_account_id", "provider_message_id")
+    )
+    outcomes: dict[int, str] = {}
+    todo = []
+    seen: set[tuple[int, str]] = set()
+    for item in parsed:
+        event, inbound = item[0], item[1]
+        ident = (event.account_id, inbound.provider_message_id)
+        if ident in known or ident in seen:
+            outcomes[event.pk] = WebhookEvent.Outcome.PROCESSED
+            continue
+        seen.add(ident)
+        todo.append(item)
+    if not todo:
+        return outcomes
+    # The most recent conversation of each (organization, person's number, sender number).
+    orgs = {e.organization_id for e, *_ in todo}
+    candidates = (
+        Conversation.objects.filter(
+            organization_id__in=orgs,
+            phone_e164__in={frm for _e, _i, frm, _t in todo},
+            sender_e164__in={to for _e, _i, _f, to in todo},
+        )
+        .order_by(F("last_outbound_at").desc(nulls_last=True), "-id")
+        .values_list("id", "organization_id", "phone_e164", "sender_e164", "status")
+    )
+    best: dict[tuple[int, str, str], tuple[int, str]] = {}
+    for pk, org_id, phone, sender, status in candidates:
+        best.setdefault((org_id, phone, sender), (pk, status))
+    matched_ids = sorted({v[0] for v in best.values()})
+    if matched_ids:
+        # Lock order everywhere: conversations by id (see opt_out_record, outbox_dispatch).
+        statuses = dict(
+            Conversation.objects.select_for_update()
+            .filter(pk__in=matched_ids)
+            .order_by("id")
+            .values_list("id", "status")
+        )
+    else:
+        statuses = {}
+    now = timezone.now()
+    rows = []
+    for event, inbound, frm, to in todo:
+        match = best.get((event.organization_id, frm, to))
+        rows.append(
+            Message(
+                organization_id=event.organization_id,
+                conversation_id=match[0] if match else None,
+                direction=Message.Direction.INBOUND,
+                body=inbound.body[:5000],
+                from_e164=frm,
+                to_e164=to,
+                provider_account_id=event.account_id,
+                provider_message_id=inbound.provider_message_id,
+                status=Message.Status.RECEIVED,
+            )
+        )
+    messages = Message.objects.bulk_create(rows)
+    replied = [pk for pk in matched_ids if statuses.get(pk) != Conversation.Status.OPTED_OUT]
+    if replied:
+        Conversation.objects.filter(pk__in=replied).update(
+            status=Conversation.Status.NEEDS_REPLY, last_inbound_at=now, updated_at=now
+        )
+    opted = [pk for pk in matched_ids if statuses.get(pk) == Conversation.Status.OPTED_OUT]
+    if opted:
+        Conversation.objects.filter(pk__in=opted).update(last_inbound_at=now, updated_at=now)
+    stops = [
+        (item, message)
+        for item, message in zip(todo, messages, strict=True)
+        if opt_out_language(item[1].body) is not None
+    ]
+    if stops:
+        by_id = {
+            c.pk: c
+            for c in Conversation.objects.filter(
+                pk__in=[m.conversation_id for _i, m in stops if m.conversation_id]
+            ).select_related("campaign", "person")
+        }
+        for (event, inbound, frm, to), message in stops:
+            conversation = by_id.get(message.conversation_id) if message.conversation_id else None
+            opt_out_record(
+                organization=event.account.organization,
+                phone_e164=frm,
+                source=OptOut.Source.KEYWORD,
+                actor=None,
+                person=conversation.person if conversation else None,
+                campaign=conversation.campaign if conversation else None,
+                message=message,
+                language=opt_out_language(inbound.body) or "",
+                confirm=True,
+                sender_e164=to,
+            )
+    for event, *_rest in todo:
+        outcomes[event.pk] = WebhookEvent.Outcome.PROCESSED
+    return outcomes
+
+
 register_webhook_handler(WebhookKind.MESSAGE_STATUS, message_status_handle)
 register_tick_hook(outbox_retry_due)
 register_webhook_handler(WebhookKind.MESSAGE_INBOUND, message_inbound_handle)
+register_webhook_batch_handler(WebhookKind.MESSAGE_INBOUND, message_inbound_batch)
