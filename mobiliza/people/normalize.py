@@ -118,10 +118,27 @@ def _desc(desc: Any) -> _Desc:
     return frozenset(desc.possible_length or ()), re.compile(desc.national_number_pattern)
 
 
+def _specials(md: Any) -> tuple[re.Pattern[str] | None, dict[str, int]]:
+    """The special number types of a region as ONE pattern, alternatives in libphonenumber's
+    order, each with its possible lengths as a lookahead: the first alternative that matches
+    the whole number is the type libphonenumber would find testing them one by one."""
+    parts: list[str] = []
+    kinds: dict[str, int] = {}
+    for index, (name, kind) in enumerate(_SPECIAL_TYPES):
+        desc = getattr(md, name, None)
+        if desc is None or not desc.national_number_pattern:
+            continue
+        lengths = sorted(set(desc.possible_length or ()))
+        guard = f"(?=(?:{'|'.join(f'[0-9]{{{n}}}' for n in lengths)})$)" if lengths else ""
+        parts.append(f"(?P<s{index}>{guard}(?:{desc.national_number_pattern}))")
+        kinds[f"s{index}"] = int(kind)
+    return (re.compile("|".join(parts)) if parts else None), kinds
+
+
 @lru_cache(maxsize=512)
 def _region_types(
     region: str,
-) -> tuple[int, _Desc, list[tuple[_Desc, int]], _Desc, _Desc, bool] | None:
+) -> tuple[int, _Desc, tuple[re.Pattern[str] | None, dict[str, int]], _Desc, _Desc, bool] | None:
     """A region's number-type patterns, compiled once."""
     md = phonenumbers.PhoneMetadata.metadata_for_region(region)
     if md is None:
@@ -129,7 +146,7 @@ def _region_types(
     return (
         md.country_code or 0,
         _desc(md.general_desc),
-        [(_desc(getattr(md, name, None)), kind) for name, kind in _SPECIAL_TYPES],
+        _specials(md),
         _desc(md.fixed_line),
         _desc(md.mobile),
         bool(md.same_mobile_and_fixed_line_pattern),
@@ -147,12 +164,13 @@ def _matches(nsn: str, desc: _Desc) -> bool:
 
 def _type_in_region(nsn: str, compiled: tuple[Any, ...]) -> int:
     """libphonenumber's number-type rules (same order) over precompiled patterns."""
-    _code, general, specials, fixed, mobile, same = compiled
+    _code, general, (specials, special_kinds), fixed, mobile, same = compiled
     if not _matches(nsn, general):
         return int(PhoneNumberType.UNKNOWN)
-    for desc, kind in specials:
-        if _matches(nsn, desc):
-            return int(kind)
+    if specials is not None:
+        found = specials.fullmatch(nsn)
+        if found is not None and found.lastgroup:
+            return special_kinds[found.lastgroup]
     if _matches(nsn, fixed):
         if same or _matches(nsn, mobile):
             return int(PhoneNumberType.FIXED_LINE_OR_MOBILE)
@@ -205,6 +223,21 @@ def normalize_phone(
     if not any(ch.isdigit() for ch in text):
         return _invalid(text)
     region = (default_region or "PT").upper()
+    # Fast path: a national number of the default region written with digits and separators
+    # (see `_parse`), whose type the region's own patterns find: its E.164 form is simply
+    # +<country code><digits> (no leading zero), no PhoneNumber object or formatting needed.
+    digits = text.translate(_FORMATTING)
+    if not with_time_zone and digits.isdigit() and digits[0] != "0":
+        shape = _region_shape(region)
+        compiled = _region_types(region)
+        if shape is not None and compiled is not None and compiled[0] == shape[0]:
+            code, lengths, prefix = shape
+            if len(digits) in lengths and not (prefix and digits.startswith(prefix)):
+                number_type = _type_in_region(digits, compiled)
+                if number_type != PhoneNumberType.UNKNOWN:
+                    return PhoneResult(
+                        raw=text, e164=f"+{code}{digits}", kind=_kind_of(number_type), is_valid=True
+                    )
     number = _parse(text, region)
     if number is None:
         return _invalid(text)

@@ -271,7 +271,7 @@ def import_job_start(*, job: ImportJob) -> ImportJob:
 def import_job_copy_for_real(*, job: ImportJob, actor: User | None) -> ImportJob:
     """After a dry run: a new pending job over the same file and settings, not a dry run."""
     kept = bool((job.options or {}).get("source_path")) or (
-        bool(job.file) and job.file.storage.exists(job.file.name)
+        bool(job.file) and job.file.storage.exists(job.file.name or "")
     )
     if not kept:
         raise _error(_("The uploaded file is no longer kept. Upload it again."))
@@ -520,8 +520,8 @@ def import_uploads_purge(
         .values_list("file", flat=True)
     )
     for job in stale:
-        name = job.file.name
-        if name in fresh_names:
+        name = job.file.name or ""
+        if not name or name in fresh_names:
             continue  # a newer job (e.g. "import for real" just queued) still needs it
         if not dry_run:
             job.file.storage.delete(name)

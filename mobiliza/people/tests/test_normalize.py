@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from mobiliza.people.normalize import (
+    _kind_of,
     address_key,
     country_time_zone,
     normalize_phone,
@@ -134,3 +135,11 @@ def test_fast_type_lookup_agrees_with_libphonenumber() -> None:
             if valid:
                 expected = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
                 assert result.e164 == expected
+                assert result.kind == _kind_of(phonenumbers.number_type(number)), (region, digits)
+                # The path with the time zone (no fast path) agrees too.
+                slow = normalize_phone(digits, region)
+                assert (slow.e164, slow.kind, slow.is_valid) == (
+                    result.e164,
+                    result.kind,
+                    result.is_valid,
+                )
