@@ -16,7 +16,7 @@ Reference in the same run: the raw SQL claim rate on the same database, K thread
 
 from __future__ import annotations
 
-import http.client
+import asyncio
 import itertools
 import json
 import os
@@ -25,6 +25,7 @@ import threading
 import time
 import uuid
 from collections import defaultdict
+from pathlib import Path
 from typing import Any
 
 from bench.common import emit, migrate, percentile, postgres_available, postgres_database
@@ -134,100 +135,113 @@ def _raw_claim_rate(url: str, operation_id: int, agent_id: int, seconds: float =
     return sum(counts) / (time.perf_counter() - began)
 
 
-def _drive(port: int, info: dict[str, Any]) -> dict[str, Any]:
+class _Conn:
+    """One agent's keep-alive HTTP/1.1 connection (asyncio streams, bodies by Content-Length)."""
+
+    def __init__(self, port: int, token: str) -> None:
+        self.port = port
+        self.head = (
+            "Host: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            f"Authorization: Bearer {token}\r\n"
+        )
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def connect(self) -> None:
+        self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
+
+    async def post(self, path: str, body: bytes) -> tuple[int, bytes]:
+        if self.writer is None:
+            await self.connect()
+        assert self.reader is not None and self.writer is not None
+        self.writer.write(
+            f"POST {path} HTTP/1.1\r\n{self.head}Content-Length: {len(body)}\r\n\r\n".encode()
+            + body
+        )
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        status = int(head[9:12])
+        length = 0
+        for line in head.split(b"\r\n")[1:]:
+            if line[:15].lower() == b"content-length:":
+                length = int(line[15:])
+        data = await self.reader.readexactly(length) if length else b""
+        if b"\r\nconnection: close" in head.lower():
+            self.close()
+        return status, data
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+        self.reader = self.writer = None
+
+
+async def _agents(port: int, info: dict[str, Any], seconds: float, think: float) -> dict[str, Any]:
     claim_path = f"/api/v1/call-operations/{info['operation']}/claim"
-    lock = threading.Lock()
     cycle_latencies: list[float] = []
     request_latencies: list[float] = []
     holds: dict[str, list[tuple[int, float, float]]] = defaultdict(list)
     acked: list[str] = []
     errors: dict[str, int] = defaultdict(int)
     empty = [0]
-    start_barrier = threading.Barrier(len(info["tokens"]) + 1)
-    stop_at = [0.0]
+    loop = asyncio.get_running_loop()
+    conns = [_Conn(port, token) for token in info["tokens"]]
+    # Connect everybody first (500 agents already on the calling screen), then start together.
+    await asyncio.gather(*(c.connect() for c in conns), return_exceptions=True)
+    began = loop.time()
+    stop_at = began + seconds
 
-    def worker(index: int, token: str) -> None:
-        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        local_cycles: list[float] = []
-        local_requests: list[float] = []
-        local_holds: list[tuple[str, float, float]] = []
-        local_acked: list[str] = []
-        local_errors: dict[str, int] = defaultdict(int)
+    async def post(conn: _Conn, path: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        t0 = loop.time()
+        try:
+            status, data = await asyncio.wait_for(conn.post(path, json.dumps(body).encode()), 30)
+        except (TimeoutError, OSError, asyncio.IncompleteReadError, ValueError):
+            conn.close()
+            errors["connection"] += 1
+            return 0, {}
+        request_latencies.append(loop.time() - t0)
+        try:
+            return status, json.loads(data or b"{}")
+        except ValueError:
+            return status, {}
 
-        def post(path: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-            nonlocal conn
-            t0 = time.perf_counter()
-            try:
-                conn.request("POST", path, body=json.dumps(body), headers=headers)
-                resp = conn.getresponse()
-                data = resp.read()
-            except OSError:
-                conn.close()
-                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-                local_errors["connection"] += 1
-                return 0, {}
-            local_requests.append(time.perf_counter() - t0)
-            try:
-                return resp.status, json.loads(data or b"{}")
-            except ValueError:
-                return resp.status, {}
-
-        start_barrier.wait()
+    async def agent(index: int, conn: _Conn) -> None:
+        # Agents don't all arrive in the same millisecond: spread the first claims over a think.
+        await asyncio.sleep(random.random() * think)
         n = 0
-        while time.perf_counter() < stop_at[0]:
-            t0 = time.perf_counter()
-            status, data = post(claim_path, {})
+        while loop.time() < stop_at:
+            t0 = loop.time()
+            status, data = await post(conn, claim_path, {})
             if status != 200:
-                local_errors[f"claim {status}"] += 1
+                errors[f"claim {status}"] += 1
+                await asyncio.sleep(0.2)
                 continue
             target = data.get("target")
             if not target:
-                with lock:
-                    empty[0] += 1
-                time.sleep(0.2)
+                empty[0] += 1
+                await asyncio.sleep(0.2)
                 continue
-            claimed_at = time.perf_counter()
+            claimed_at = loop.time()
             key = uuid.uuid4().hex
             body = {"status": "completed", "idempotency_key": key, "notes": "bench"}
-            status, data = post(f"/api/v1/call-targets/{target['id']}/result", body)
+            status, data = await post(conn, f"/api/v1/call-targets/{target['id']}/result", body)
             if n % 10 == 0 and status in (200, 201):
-                again, data2 = post(f"/api/v1/call-targets/{target['id']}/result", body)
+                again, data2 = await post(conn, f"/api/v1/call-targets/{target['id']}/result", body)
                 if again != 200 or not data2.get("replayed"):
-                    local_errors["replay not recognised"] += 1
+                    errors["replay not recognised"] += 1
             n += 1
-            done_at = time.perf_counter()
+            done_at = loop.time()
             if status in (200, 201):
-                local_acked.append(key)
-                local_holds.append((target["id"], claimed_at, done_at))
-                local_cycles.append(done_at - t0)
+                acked.append(key)
+                holds[target["id"]].append((index, claimed_at, done_at))
+                cycle_latencies.append(done_at - t0)
             else:
-                local_errors[f"result {status}"] += 1
-            if THINK_SECONDS:
-                time.sleep(THINK_SECONDS * (0.5 + random.random()))
+                errors[f"result {status}"] += 1
+            if think:
+                await asyncio.sleep(think * (0.5 + random.random()))
         conn.close()
-        with lock:
-            cycle_latencies.extend(local_cycles)
-            request_latencies.extend(local_requests)
-            acked.extend(local_acked)
-            for tid, a, b in local_holds:
-                holds[tid].append((index, a, b))
-            for k, v in local_errors.items():
-                errors[k] += v
 
-    threads = [
-        threading.Thread(target=worker, args=(i, tok), daemon=True)
-        for i, tok in enumerate(info["tokens"])
-    ]
-    for t in threads:
-        t.start()
-    stop_at[0] = time.perf_counter() + SECONDS + 1e9  # set for real below, after the barrier
-    start_barrier.wait()
-    began = time.perf_counter()
-    stop_at[0] = began + SECONDS
-    for t in threads:
-        t.join(timeout=SECONDS + 60)
-    elapsed = time.perf_counter() - began
+    await asyncio.gather(*(agent(i, c) for i, c in enumerate(conns)))
+    elapsed = loop.time() - began
     double = 0
     for intervals in holds.values():
         if len(intervals) > 1:
@@ -241,12 +255,71 @@ def _drive(port: int, info: dict[str, Any]) -> dict[str, Any]:
         "cycle_p95_ms": percentile(cycle_latencies, 95) * 1000,
         "request_p95_ms": percentile(request_latencies, 95) * 1000,
         "request_p50_ms": percentile(request_latencies, 50) * 1000,
+        "requests": len(request_latencies),
         "acked": acked,
         "double_holds_client": double,
         "targets_handed_twice": sum(1 for v in holds.values() if len(v) > 1),
         "errors": dict(errors),
         "empty_claims": empty[0],
+        "client_cpu_s": time.process_time(),
     }
+
+
+def _drive_child(port: int, info: dict[str, Any], out: Any) -> None:
+    out.put(asyncio.run(_agents(port, info, SECONDS, THINK_SECONDS)))
+
+
+def _drive(port: int, info: dict[str, Any]) -> dict[str, Any]:
+    """The agents run in their own process (one asyncio loop, one keep-alive socket per agent),
+    so the load generator neither shares this interpreter nor costs 500 threads' switching."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("spawn")
+    out = ctx.Queue()
+    proc = ctx.Process(target=_drive_child, args=(port, info, out))
+    proc.start()
+    result: dict[str, Any] = out.get(timeout=SECONDS + 300)
+    proc.join(timeout=30)
+    return result
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+                if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
+def _backends(url: str) -> list[int]:
+    """The PostgreSQL backends serving this benchmark's database (the server's connections)."""
+    import psycopg
+
+    name = url.rsplit("/", 1)[1]
+    with psycopg.connect(url, autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+            (name,),
+        ).fetchall()
+    return [r[0] for r in rows]
+
+
+def _cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU seconds of these processes so far (Linux /proc)."""
+    total = 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+        except OSError:
+            continue
+    return total
 
 
 def main() -> None:
@@ -266,8 +339,13 @@ def main() -> None:
     with postgres_database("mobiliza_bench_calling_load") as url:
         migrate(url)
         info = _seed(url)
-        with gunicorn(url, workers=WORKERS, threads=THREADS) as port:
+        server: list[int] = []
+        with gunicorn(url, workers=WORKERS, threads=THREADS, pid_out=server) as port:
+            workers = _children(server[0])
+            server_cpu0 = _cpu_seconds(workers)
             result = _drive(port, info)
+            server_cpu = _cpu_seconds(workers) - server_cpu0
+            db_cpu = _cpu_seconds(_backends(url))
         reference = _raw_claim_rate(url, info["raw_operation_id"], info["agent_id"])
         from django.db import connection, connections
 
@@ -314,6 +392,14 @@ def main() -> None:
             errors=result["errors"],
             empty_claims=result["empty_claims"],
             gunicorn=f"{WORKERS} workers x {THREADS} threads",
+            requests=result["requests"],
+            server_cpu_ms_per_request=round(server_cpu * 1000 / max(1, result["requests"]), 2),
+            db_cpu_ms_per_request=round(db_cpu * 1000 / max(1, result["requests"]), 2),
+            client_cpu_ms_per_request=round(
+                result["client_cpu_s"] * 1000 / max(1, result["requests"]), 2
+            ),
+            cpu_note="per HTTP request (claims, results and doubled results), from /proc: "
+            "gunicorn workers, this database's PostgreSQL backends, the load generator",
             think_ms=round(THINK_SECONDS * 1000),
             reference_note="raw SQL claims/s (UPDATE … FROM (SELECT … FOR UPDATE SKIP LOCKED)), "
             f"{RAW_THREADS} psycopg threads",

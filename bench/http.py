@@ -31,8 +31,15 @@ def free_port() -> int:
 
 
 @contextmanager
-def gunicorn(database_url: str, workers: int = 3, threads: int = 4) -> Iterator[int]:
-    """Serve the app with gunicorn (production settings) on a free loopback port."""
+def gunicorn(
+    database_url: str,
+    workers: int = 3,
+    threads: int = 4,
+    pid_out: list[int] | None = None,
+    worker_class: str = "gthread",
+) -> Iterator[int]:
+    """Serve the app with gunicorn (production settings) on a free loopback port. The master's
+    pid is appended to `pid_out` when given (to measure the workers' CPU)."""
     port = free_port()
     data_dir = tempfile.mkdtemp(prefix="mobiliza-bench-")
     env = dict(os.environ)
@@ -63,7 +70,7 @@ def gunicorn(database_url: str, workers: int = 3, threads: int = 4) -> Iterator[
             "--workers",
             str(workers),
             "--worker-class",
-            "gthread",
+            worker_class,
             "--threads",
             str(threads),
             "--keep-alive",
@@ -86,6 +93,8 @@ def gunicorn(database_url: str, workers: int = 3, threads: int = 4) -> Iterator[
                 time.sleep(0.2)
         else:
             raise RuntimeError("gunicorn did not start")
+        if pid_out is not None:
+            pid_out.append(proc.pid)
         yield port
     finally:
         proc.send_signal(signal.SIGTERM)

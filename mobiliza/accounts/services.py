@@ -29,6 +29,11 @@ def _hash(raw: str) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
+def api_token_hash(raw: str) -> str:
+    """The stored hash of a raw API token (for lookups outside this module)."""
+    return _hash(raw)
+
+
 def _unique_slug(name: str) -> str:
     base = slugify(name)[:50] or "org"
     slug, n = base, 2

@@ -9,7 +9,10 @@ by key; they are only ever added, and an unknown key falls back to the database.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+from django.db import connection
+from django.db.models import Model
 
 from mobiliza.calling.models import (
     BlockingRule,
@@ -67,6 +70,22 @@ def status_by_key(*, organization: Organization, key: str) -> CallStatus | None:
     return found
 
 
+_STATUSES_BY_ID: dict[tuple[str, int], CallStatus] = {}
+
+
+def status_by_id(*, organization: Organization, pk: int) -> CallStatus | None:
+    """A status of the organization by id (the last status shown on a target's card)."""
+    cache_key = (str(organization.public_id), pk)
+    found = _STATUSES_BY_ID.get(cache_key)
+    if found is None:
+        found = CallStatus.objects.filter(organization=organization, pk=pk).first()
+        if found is not None:
+            if len(_STATUSES_BY_ID) >= MAX_ENTRIES * 8:
+                _STATUSES_BY_ID.clear()
+            _STATUSES_BY_ID[cache_key] = found
+    return found
+
+
 def operation_touch(operation: CallOperation) -> None:
     """Mark the operation's rules as changed (call inside the service's transaction)."""
     from django.utils import timezone
@@ -74,3 +93,82 @@ def operation_touch(operation: CallOperation) -> None:
     now = timezone.now()
     CallOperation.objects.filter(pk=operation.pk).update(updated_at=now)
     operation.updated_at = now
+
+
+# --- rows read by hand-written SQL on the hot paths (claim, result) ----------------------------
+# The ORM spends far more CPU compiling a query than PostgreSQL spends running it; the agent flow
+# runs a few fixed statements thousands of times a minute, so it reads rows with SQL written once
+# and turns them into model instances here (with the fields' own database converters).
+_CONVERTERS: dict[tuple[str, type[Model]], list[Any]] = {}
+
+
+def model_columns(model: type[Model], alias: str) -> str:
+    """`alias."col", …` for every concrete field of `model`, in `model_from_row` order."""
+    return ", ".join(f'{alias}."{f.column}"' for f in model._meta.concrete_fields)
+
+
+def model_from_row(model: type[Model], values: tuple[Any, ...] | list[Any]) -> Any:
+    """An instance of `model` from values in `model_columns` order, as the ORM would load it
+    (the backend's and the fields' own converters applied)."""
+    key = (connection.vendor, model)
+    converters = _CONVERTERS.get(key)
+    if converters is None:
+        from django.db.models.expressions import Col
+
+        converters = []
+        for f in model._meta.concrete_fields:
+            col = Col(model._meta.db_table, f)
+            funcs = connection.ops.get_db_converters(col) + f.get_db_converters(connection)
+            converters.append((funcs, col))
+        _CONVERTERS[key] = converters
+    row = list(values)
+    for i, (funcs, col) in enumerate(converters):
+        for func in funcs:
+            row[i] = func(row[i], col, connection)
+    names = [f.attname for f in model._meta.concrete_fields]
+    return model.from_db(connection.alias, names, row)
+
+
+def model_insert_sql(instance: Model, *, conflict: str = "") -> tuple[str, list[Any]]:
+    """`INSERT … RETURNING id` of every concrete non-key field of `instance` (values adapted by
+    the fields), with an optional `ON CONFLICT …` clause."""
+    meta = instance._meta
+    fields = [f for f in meta.concrete_fields if not f.primary_key]
+    cols = ", ".join(f'"{f.column}"' for f in fields)
+    marks = ", ".join(["%s"] * len(fields))
+    sql = f'INSERT INTO "{meta.db_table}" ({cols}) VALUES ({marks}) {conflict} RETURNING "id"'  # noqa: S608 - names from models
+    params = [f.get_db_prep_save(getattr(instance, f.attname), connection) for f in fields]
+    return sql, params
+
+
+def model_update_sql(instance: Model, field_names: list[str]) -> tuple[str, list[Any]]:
+    """`UPDATE … SET … WHERE id = %s` of the given fields of `instance` (values adapted)."""
+    meta = instance._meta
+    fields = [meta.get_field(name) for name in field_names]
+    sets = ", ".join(f'"{f.column}" = %s' for f in fields)  # type: ignore[union-attr]
+    sql = f'UPDATE "{meta.db_table}" SET {sets} WHERE "id" = %s'  # noqa: S608 - names from models
+    params = [
+        f.get_db_prep_save(getattr(instance, f.attname), connection)  # type: ignore[union-attr]
+        for f in fields
+    ]
+    return sql, [*params, instance.pk]
+
+
+def hot_fetchone(sql: str, params: Any, *, fetch: bool = True) -> tuple[Any, ...] | None:
+    """Run one of the agent flow's fixed statements and return its first row.
+
+    On PostgreSQL the statement goes through a server-side-binding psycopg cursor with
+    `prepare=True`: psycopg prepares it once per connection and later executions skip
+    PostgreSQL's planning (which costs more than running these statements). Elsewhere, Django's
+    cursor.
+    """
+    if connection.vendor == "postgresql":
+        import psycopg
+
+        connection.ensure_connection()
+        with psycopg.Cursor(connection.connection) as cursor:
+            cursor.execute(sql, params, prepare=True)
+            return cursor.fetchone() if fetch else None
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchone() if fetch else None

@@ -24,7 +24,12 @@ from django.db import connection, transaction
 from django.db.models import Case, Count, Exists, Min, OuterRef, Q, QuerySet, Value, When
 from django.utils import timezone
 
-from mobiliza.calling.config import operation_config
+from mobiliza.calling.config import (
+    hot_fetchone,
+    model_columns,
+    model_from_row,
+    operation_config,
+)
 from mobiliza.calling.models import (
     BlockingRule,
     CallOperation,
@@ -340,72 +345,208 @@ def _lease(operation: CallOperation, now: dt.datetime) -> dt.datetime:
 def target_claim(
     *, operation: CallOperation, agent: Membership, now: dt.datetime | None = None
 ) -> Claim:
-    """Hand the next target to `agent` as a lease, or say why there is none."""
+    """Hand the next target to `agent` as a lease, or say why there is none.
+
+    `operation` may be a reference with its fields deferred (`selectors.operation_ref`, the
+    API): its row is then read by the claim's first statement, so pause, dates, window and zones
+    are the ones committed now.
+    """
     now = now or timezone.now()
     with transaction.atomic():
         # Proves the member is a user of this operation, serializes this agent's own claims (two
-        # tabs, a double tap) and marks them active, in one statement.
-        is_user = (
-            OperationUser.objects.select_for_update()
-            .filter(operation=operation, membership=agent)
-            .update(last_seen_at=now)
-        )
-        if not is_user:
+        # tabs, a double tap), marks them active and reads the operation, in one statement.
+        if not _agent_lock(operation, agent, now):
             return Claim(target=None, message="not_agent")
         closed = operation_open(operation, now)
         if closed:
             return Claim(target=None, message=closed)
         zones = zones_inside(operation_window(operation), operation.time_zones or [], now)
-        # One statement for "mine": the target this agent still holds (a reload gets it back),
-        # else this agent's own callback that is due.
-        mine = (
-            CallTarget.objects.filter(operation=operation, state=S.READY)
-            .filter(
-                Q(held_by=agent, lease_expires_at__gt=now)
-                | Q(callback_for=agent, available_at__lte=now, time_zone__in=zones)
-            )
-            .select_related("person")
-            .order_by(
-                Case(When(held_by=agent, then=Value(0)), default=Value(1)), "available_at", "id"
-            )
-            .select_for_update(skip_locked=True, of=("self",))
-            .first()
-        )
-        if (
-            mine is not None
-            and mine.held_by_id == agent.id
-            and mine.lease_expires_at is not None
-            and mine.lease_expires_at > now
-        ):
-            mine.lease_expires_at = mine.available_at = _lease(operation, now)
-            mine.save(update_fields=["lease_expires_at", "available_at", "updated_at"])
-            return Claim(target=mine, reused=True)
-        rules = operation_config(operation).blocking_rules
-        for _attempt in range(MAX_BLOCKED_PER_CLAIM):
-            target: CallTarget | None
-            if mine is not None:
-                target, mine = mine, None
-            else:
-                target = _next_candidate(operation, zones, now) if zones else None
-            if target is None:
-                break
-            blocking = next(
-                (r for r in rules if _person_blocked(r, target, operation.organization)), None
-            )
-            if blocking is not None:
-                _remove(target, blocking, now)
-                continue
-            if target.person.do_not_contact:
-                target.state = S.REMOVED
-                target.removed_reason = "Do not contact"
-                target.save(update_fields=["state", "removed_reason", "updated_at"])
-                continue
-            target.held_by = agent
-            target.lease_expires_at = target.available_at = _lease(operation, now)
-            target.save(update_fields=["held_by", "lease_expires_at", "available_at", "updated_at"])
-            return Claim(target=target)
+        if connection.vendor == "postgresql":
+            claim = _claim_sql(operation, agent, zones, now)
+        else:
+            claim = _claim_orm(operation, agent, zones, now)
+        if claim is not None:
+            return claim
     reasons, next_at = queue_explain(operation=operation, agent=agent, now=now)
     return Claim(target=None, reasons=reasons, next_available_at=next_at, message="empty")
+
+
+_LOCK_SQL = ""
+
+
+def _agent_lock(operation: CallOperation, agent: Membership, now: dt.datetime) -> bool:
+    """Lock the agent's `OperationUser` row (marking them active) and, when `operation` is a
+    reference, load its row, in one `UPDATE … FROM … RETURNING`. False when they are not a user
+    of it."""
+    global _LOCK_SQL
+    if not _LOCK_SQL:
+        _LOCK_SQL = (
+            "UPDATE calling_operationuser SET last_seen_at = %s "  # noqa: S608 - our tables
+            f"FROM calling_calloperation o WHERE calling_operationuser.operation_id = %s "
+            "AND calling_operationuser.membership_id = %s AND o.id = calling_operationuser.operation_id "
+            f"AND o.organization_id = %s RETURNING {model_columns(CallOperation, 'o')}"
+        )
+    if connection.vendor == "postgresql":
+        row = hot_fetchone(_LOCK_SQL, [now, operation.pk, agent.pk, agent.organization_id])
+        if row is None:
+            return False
+        fresh: CallOperation = model_from_row(CallOperation, row)
+    else:
+        # SQLite's RETURNING can't read the FROM tables: two statements (the transaction is
+        # IMMEDIATE, so nothing changes in between).
+        if not OperationUser.objects.filter(
+            operation_id=operation.pk, membership=agent, organization_id=agent.organization_id
+        ).update(last_seen_at=now):
+            return False
+        if not operation.get_deferred_fields():
+            return True
+        fresh = CallOperation.objects.get(pk=operation.pk)
+    if operation.get_deferred_fields():
+        for f in CallOperation._meta.concrete_fields:
+            if not f.primary_key:
+                setattr(operation, f.attname, getattr(fresh, f.attname))
+    return True
+
+
+def _hand_out(
+    operation: CallOperation, agent: Membership, target: CallTarget, now: dt.datetime
+) -> str:
+    """The blocking rules checked again at hand-out (people vote during the campaign): "" when
+    `target` may be called, else why it was removed (it and its household, as the rule says)."""
+    for rule in operation_config(operation).blocking_rules:
+        if _person_blocked(rule, target, operation.organization):
+            _remove(target, rule, now)
+            return "blocked"
+    if target.person.do_not_contact:
+        CallTarget.objects.filter(pk=target.pk).update(
+            state=S.REMOVED,
+            removed_reason="Do not contact",
+            held_by=None,
+            lease_expires_at=None,
+            updated_at=now,
+        )
+        return "do_not_contact"
+    return ""
+
+
+# The claim in one statement: the target this agent still holds (a reload gets it back), else
+# this agent's own callback that is due, else the next free target (open callbacks, recycled,
+# fresh), each branch `FOR UPDATE SKIP LOCKED LIMIT 1` on its own index (the partial held and
+# callback indexes, then the queue index: an OR of the first two would scan the whole queue); the `LIMIT 1` over the `UNION ALL` stops at
+# the first branch that yields a row, so later branches don't run (nor lock anything). The
+# lease is written and the person read (for the blocking check and the agent's card) in the same
+# statement. Zones inside the calling window now are computed in Python and passed as an array.
+_CLAIM_SQL = """
+WITH held AS (
+    SELECT id, true AS reused
+      FROM calling_calltarget
+     WHERE operation_id = %(op)s AND held_by_id = %(agent)s AND state = 'ready'
+       AND lease_expires_at > %(now)s
+     ORDER BY available_at, id
+     LIMIT 1
+       FOR UPDATE SKIP LOCKED
+), my_callback AS (
+    SELECT id, false AS reused
+      FROM calling_calltarget
+     WHERE operation_id = %(op)s AND callback_for_id = %(agent)s AND state = 'ready'
+       AND available_at <= %(now)s AND time_zone = ANY(%(zones)s)
+     ORDER BY available_at, id
+     LIMIT 1
+       FOR UPDATE SKIP LOCKED
+), free AS (
+    SELECT id, false AS reused
+      FROM calling_calltarget
+     WHERE operation_id = %(op)s AND state = 'ready' AND available_at <= %(now)s
+       AND time_zone = ANY(%(zones)s)
+       AND (callback_for_id IS NULL OR callback_open_at <= %(now)s)
+     ORDER BY priority, available_at, id
+     LIMIT 1
+       FOR UPDATE SKIP LOCKED
+), pick AS (
+    (SELECT id, reused FROM held)
+    UNION ALL (SELECT id, reused FROM my_callback)
+    UNION ALL (SELECT id, reused FROM free)
+    LIMIT 1
+)
+UPDATE calling_calltarget t
+   SET held_by_id = %(agent)s, lease_expires_at = %(lease)s, available_at = %(lease)s,
+       updated_at = %(now)s
+  FROM pick, people_person p
+ WHERE t.id = pick.id AND p.id = t.person_id
+RETURNING pick.reused, {target}, {person}
+"""
+_CLAIM_SQL_READY = ""
+
+
+def _claim_sql(
+    operation: CallOperation, agent: Membership, zones: list[str], now: dt.datetime
+) -> Claim | None:
+    global _CLAIM_SQL_READY
+    if not _CLAIM_SQL_READY:
+        _CLAIM_SQL_READY = _CLAIM_SQL.replace("{target}", model_columns(CallTarget, "t")).replace(
+            "{person}", model_columns(Person, "p")
+        )
+    params = {
+        "agent": agent.pk,
+        "now": now,
+        "op": operation.pk,
+        "zones": list(zones),
+        "lease": _lease(operation, now),
+    }
+    n = len(CallTarget._meta.concrete_fields)
+    for _attempt in range(MAX_BLOCKED_PER_CLAIM):
+        row = hot_fetchone(_CLAIM_SQL_READY, params)
+        if row is None:
+            return None
+        target: CallTarget = model_from_row(CallTarget, row[1 : n + 1])
+        target.person = model_from_row(Person, row[n + 1 :])
+        target.operation = operation
+        if row[0]:
+            return Claim(target=target, reused=True)
+        if _hand_out(operation, agent, target, now):
+            continue
+        return Claim(target=target)
+    return None
+
+
+def _claim_orm(
+    operation: CallOperation, agent: Membership, zones: list[str], now: dt.datetime
+) -> Claim | None:
+    """The claim on SQLite: the IMMEDIATE transaction serializes claims."""
+    mine = (
+        CallTarget.objects.filter(operation=operation, state=S.READY)
+        .filter(
+            Q(held_by=agent, lease_expires_at__gt=now)
+            | Q(callback_for=agent, available_at__lte=now, time_zone__in=zones)
+        )
+        .select_related("person")
+        .order_by(Case(When(held_by=agent, then=Value(0)), default=Value(1)), "available_at", "id")
+        .first()
+    )
+    if (
+        mine is not None
+        and mine.held_by_id == agent.id
+        and mine.lease_expires_at is not None
+        and mine.lease_expires_at > now
+    ):
+        mine.lease_expires_at = mine.available_at = _lease(operation, now)
+        mine.save(update_fields=["lease_expires_at", "available_at", "updated_at"])
+        return Claim(target=mine, reused=True)
+    for _attempt in range(MAX_BLOCKED_PER_CLAIM):
+        target: CallTarget | None
+        if mine is not None:
+            target, mine = mine, None
+        else:
+            target = _next_candidate(operation, zones, now) if zones else None
+        if target is None:
+            return None
+        target.held_by = agent
+        target.lease_expires_at = target.available_at = _lease(operation, now)
+        if _hand_out(operation, agent, target, now):
+            continue
+        target.save(update_fields=["held_by", "lease_expires_at", "available_at", "updated_at"])
+        return Claim(target=target)
+    return None
 
 
 def _next_candidate(
@@ -429,6 +570,8 @@ def _remove(target: CallTarget, rule: BlockingRule, now: dt.datetime) -> None:
     reason = (rule.reason or rule.removal_status.label)[:200]
     values = {
         "state": S.REMOVED,
+        "held_by": None,
+        "lease_expires_at": None,
         "removed_status": rule.removal_status,
         "removed_reason": reason,
         "updated_at": now,

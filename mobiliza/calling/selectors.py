@@ -4,14 +4,17 @@ fetched within it); access rules (owner / agent / admin) live here too."""
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from django.db import connection
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.db.models.functions import ExtractHour
 from django.http import Http404
 from django.utils import timezone
 
+from mobiliza.calling.config import hot_fetchone, model_columns, model_from_row
 from mobiliza.calling.dispenser import operation_window
 from mobiliza.calling.models import (
     CallAttempt,
@@ -76,6 +79,36 @@ def operation_by_id(*, organization: Organization, public_id: Any) -> CallOperat
         raise Http404 from None
 
 
+_OPERATION_IDS: dict[tuple[int, uuid.UUID], int] = {}
+
+
+def operation_ref(*, organization: Organization, public_id: Any) -> CallOperation:
+    """The operation as a reference (only id, public id and organization loaded; every other field
+    deferred), for the claim: the dispenser reads its row in its first statement. The id of a public id never changes, so
+    the mapping is cached per process; 404 when the organization has no such operation."""
+    try:
+        key = public_id if isinstance(public_id, uuid.UUID) else uuid.UUID(str(public_id))
+    except (ValueError, TypeError, AttributeError):
+        raise Http404 from None
+    pk = _OPERATION_IDS.get((organization.pk, key))
+    if pk is None:
+        pk = (
+            CallOperation.objects.filter(organization=organization, public_id=key)
+            .values_list("pk", flat=True)
+            .first()
+        )
+        if pk is None:
+            raise Http404
+        if len(_OPERATION_IDS) > 4096:
+            _OPERATION_IDS.clear()
+        _OPERATION_IDS[(organization.pk, key)] = pk
+    operation: CallOperation = CallOperation.from_db(
+        None, ["id", "public_id", "organization_id"], [pk, key, organization.pk]
+    )
+    operation.organization = organization
+    return operation
+
+
 def operation_role(*, operation: CallOperation, membership: Membership) -> str | None:
     """ "owner", "agent" or None. Admins (manage all) count as owners of every operation."""
     if membership.organization_id != operation.organization_id:
@@ -91,12 +124,43 @@ def operation_role(*, operation: CallOperation, membership: Membership) -> str |
 
 
 def target_get(*, organization: Organization, public_id: Any) -> CallTarget:
+    """One target of the organization, with its operation (and the organization) loaded."""
+    if connection.vendor == "postgresql":
+        return _target_get_sql(organization=organization, public_id=public_id)
     try:
         return CallTarget.objects.select_related("operation", "operation__organization").get(
             organization=organization, public_id=public_id
         )
     except (CallTarget.DoesNotExist, ValueError, TypeError):
         raise Http404 from None
+
+
+_TARGET_SQL = ""
+
+
+def _target_get_sql(*, organization: Organization, public_id: Any) -> CallTarget:
+    """`target_get` in one hand-written statement (the result endpoint's first read)."""
+    global _TARGET_SQL
+    if not _TARGET_SQL:
+        _TARGET_SQL = (
+            f"SELECT {model_columns(CallTarget, 't')}, {model_columns(CallOperation, 'o')} "  # noqa: S608 - names from models
+            "FROM calling_calltarget t JOIN calling_calloperation o ON o.id = t.operation_id "
+            "WHERE t.organization_id = %s AND t.public_id = %s AND o.organization_id = %s"
+        )
+    try:
+        key = public_id if isinstance(public_id, uuid.UUID) else uuid.UUID(str(public_id))
+    except (ValueError, TypeError, AttributeError):
+        raise Http404 from None
+    row = hot_fetchone(_TARGET_SQL, [organization.id, key, organization.id])
+    if row is None:
+        raise Http404
+    n = len(CallTarget._meta.concrete_fields)
+    target: CallTarget = model_from_row(CallTarget, row[:n])
+    operation: CallOperation = model_from_row(CallOperation, row[n:])
+    operation.organization = organization
+    target.operation = operation
+    target.organization = organization
+    return target
 
 
 def agent_statuses(*, organization: Organization) -> list[CallStatus]:

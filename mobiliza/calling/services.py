@@ -5,16 +5,26 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
+import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from mobiliza.calling import fieldrules
-from mobiliza.calling.config import operation_config, operation_touch, status_by_key
+from mobiliza.calling.config import (
+    hot_fetchone,
+    model_columns,
+    model_from_row,
+    model_insert_sql,
+    model_update_sql,
+    operation_config,
+    operation_touch,
+    status_by_key,
+)
 from mobiliza.calling.dispenser import list_build
 from mobiliza.calling.models import (
     BlockingRule,
@@ -626,46 +636,31 @@ def call_result_record(
         edits = fieldrules.validate_field_edits(operation=operation, edits=field_edits, rules=rules)
     try:
         with transaction.atomic():
-            locked = CallTarget.objects.select_for_update().get(pk=target.pk)
-            existing = CallAttempt.objects.filter(operation=operation, idempotency_key=key).first()
-            if existing is not None:
-                return ResultOutcome(attempt=existing, replayed=True)
+            locked = _target_for_update(target.pk)
             if locked.held_by_id != agent.id or locked.state != S.READY:
+                # Not (or no longer) this agent's: a retry of a recorded result, or a conflict.
+                existing = _attempt_by_key(operation, key)
+                if existing is not None:
+                    return ResultOutcome(attempt=existing, replayed=True)
                 raise ResultConflictError
-            person: Person | None = None
-            if edits or answers or status.is_do_not_call:
-                person = Person.objects.get(
-                    pk=locked.person_id, organization_id=operation.organization_id
-                )
-            if edits and person is not None:
-                _person_apply_edits(
-                    person=person, edits=edits, actor=agent.user, operation=operation
-                )
-            if answers and person is not None:
-                _answers_save(
-                    operation=operation,
-                    person=person,
-                    answers=answers,
-                    agent=agent,
-                    source_id=key,
-                    version_number=survey_version,
-                )
-            outcome = _apply_status(
+            outcome = _next_state(
                 target=locked,
                 operation=operation,
                 status=status,
                 callback=callback,
                 agent=agent,
                 now=now,
-                person=person,
             )
-            attempt = CallAttempt.objects.create(
-                organization=operation.organization,
-                operation=operation,
-                target=locked,
+            attempt = CallAttempt(
+                public_id=uuid.uuid4(),
+                created_at=now,
+                updated_at=now,
+                organization_id=operation.organization_id,
+                operation_id=operation.pk,
+                target_id=locked.pk,
                 person_id=locked.person_id,
-                agent=agent,
-                status=status,
+                agent_id=agent.pk,
+                status_id=status.pk,
                 is_reached=status.is_reached,
                 idempotency_key=key,
                 notes=(notes or "").strip(),
@@ -675,13 +670,104 @@ def call_result_record(
                 callback_personal=bool(callback and callback.personal),
                 outcome=outcome,
             )
+            # Idempotency by the unique (operation, key): the same key seen before (this agent
+            # holds the target again after a recycle) inserts nothing and replays.
+            sql, params = model_insert_sql(
+                attempt, conflict='ON CONFLICT ("operation_id", "idempotency_key") DO NOTHING'
+            )
+            row = hot_fetchone(sql, params)
+            if row is None:
+                existing = _attempt_by_key(operation, key)
+                if existing is None:  # pragma: no cover - the conflict row is committed
+                    raise ResultConflictError
+                return ResultOutcome(attempt=existing, replayed=True)
+            attempt.pk = row[0]
+            attempt._state.adding = False
+            attempt._state.db = connection.alias
+            attempt.status = status
+            person: Person | None = None
+            if edits or answers or status.is_do_not_call:
+                person = Person.objects.get(
+                    pk=locked.person_id, organization_id=operation.organization_id
+                )
+                if edits:
+                    _person_apply_edits(
+                        person=person, edits=edits, actor=agent.user, operation=operation
+                    )
+                if answers:
+                    _answers_save(
+                        operation=operation,
+                        person=person,
+                        answers=answers,
+                        agent=agent,
+                        source_id=key,
+                        version_number=survey_version,
+                    )
+                if status.is_do_not_call:
+                    _person_do_not_contact(person=person, agent=agent)
+            locked.updated_at = now
+            sql, params = model_update_sql(locked, RESULT_FIELDS)
+            hot_fetchone(sql, params, fetch=False)
     except IntegrityError:
         # A concurrent submit with the same key won the race: return what it recorded.
-        existing = CallAttempt.objects.filter(operation=operation, idempotency_key=key).first()
+        existing = _attempt_by_key(operation, key)
         if existing is None:
             raise
         return ResultOutcome(attempt=existing, replayed=True)
     return ResultOutcome(attempt=attempt, replayed=False)
+
+
+RESULT_FIELDS = [
+    "status_counts",
+    "attempts",
+    "last_status",
+    "last_attempt_at",
+    "held_by",
+    "lease_expires_at",
+    "callback_for",
+    "callback_at",
+    "callback_open_at",
+    "priority",
+    "available_at",
+    "state",
+    "removed_status",
+    "removed_reason",
+    "updated_at",
+]
+_LOCK_TARGET_SQL = ""
+
+
+def _target_for_update(pk: int) -> CallTarget:
+    """The target's row, locked until the end of the transaction (SQLite: the IMMEDIATE
+    transaction already holds the write lock)."""
+    global _LOCK_TARGET_SQL
+    if not _LOCK_TARGET_SQL:
+        _LOCK_TARGET_SQL = (
+            f"SELECT {model_columns(CallTarget, 't')} FROM calling_calltarget t "  # noqa: S608
+            "WHERE t.id = %s"
+        )
+    sql = _LOCK_TARGET_SQL
+    if connection.features.has_select_for_update:
+        sql += " FOR UPDATE"
+    row = hot_fetchone(sql, [pk])
+    if row is None:
+        raise CallTarget.DoesNotExist
+    target: CallTarget = model_from_row(CallTarget, row)
+    return target
+
+
+def _attempt_by_key(operation: CallOperation, key: str) -> CallAttempt | None:
+    return (
+        CallAttempt.objects.filter(operation=operation, idempotency_key=key)
+        .select_related("status")
+        .first()
+    )
+
+
+def _person_do_not_contact(*, person: Person, agent: Membership) -> None:
+    from mobiliza.people.services import person_set_do_not_contact
+
+    person_set_do_not_contact(person=person, value=True, actor=agent.user)
 
 
 def _apply_status(
@@ -694,7 +780,30 @@ def _apply_status(
     now: dt.datetime,
     person: Person | None,
 ) -> str:
-    """Recycling, removal, do-not-call, callback: set the target's next state. Returns the outcome."""
+    """Recycling, removal, do-not-call, callback: set the target's next state and save it (and
+    the person's do-not-contact flag). Returns the outcome."""
+    outcome = _next_state(
+        target=target, operation=operation, status=status, callback=callback, agent=agent, now=now
+    )
+    if status.is_do_not_call:
+        _person_do_not_contact(
+            person=person or Person.objects.get(pk=target.person_id), agent=agent
+        )
+    target.save(update_fields=RESULT_FIELDS)
+    return outcome
+
+
+def _next_state(
+    *,
+    target: CallTarget,
+    operation: CallOperation,
+    status: CallStatus,
+    callback: CallbackInput | None,
+    agent: Membership,
+    now: dt.datetime,
+) -> str:
+    """The target's next state after an attempt with `status`, set in memory. Returns the outcome
+    (done, recycled, callback, removed)."""
     counts = dict(target.status_counts or {})
     counts[status.key] = int(counts.get(status.key, 0)) + 1
     target.status_counts = counts
@@ -707,14 +816,7 @@ def _apply_status(
     target.callback_at = None
     target.callback_open_at = None
     outcome = "done"
-    if status.is_do_not_call:
-        from mobiliza.people.services import person_set_do_not_contact
-
-        if person is None:
-            person = Person.objects.get(pk=target.person_id)
-        person_set_do_not_contact(person=person, value=True, actor=agent.user)
-        outcome = "removed"
-    elif status.removes_target:
+    if status.is_do_not_call or status.removes_target:
         outcome = "removed"
     elif callback is not None:
         target.priority = P.CALLBACK
@@ -738,25 +840,6 @@ def _apply_status(
         target.removed_reason = status.label[:200]
     elif outcome == "done":
         target.state = S.DONE
-    target.save(
-        update_fields=[
-            "status_counts",
-            "attempts",
-            "last_status",
-            "last_attempt_at",
-            "held_by",
-            "lease_expires_at",
-            "callback_for",
-            "callback_at",
-            "callback_open_at",
-            "priority",
-            "available_at",
-            "state",
-            "removed_status",
-            "removed_reason",
-            "updated_at",
-        ]
-    )
     return outcome
 
 
