@@ -398,9 +398,11 @@ def _match(cur: Any, table: str, key: str, org_id: int, person_list: str) -> Non
 
 
 def _insert_columns(
-    org_id: int, person_list: str, org_tz: str, now: Any
+    org_id: int, person_list: str, org_tz: str, now: Any, *, bulk: bool = False
 ) -> tuple[list[str], list[str], list[Any]]:
-    """Person columns, the SELECT expressions over staging alias `s` / household `h`, params."""
+    """Person columns, the SELECT expressions over staging alias `s` / household `h`, params.
+    In bulk mode the public id index is built afterwards by sorting: a plain random UUID (one
+    function call) instead of the time-ordered one (eight)."""
     columns: list[str] = []
     exprs: list[str] = []
     params: list[Any] = []
@@ -412,7 +414,7 @@ def _insert_columns(
             exprs.append("s.person_id")
         elif col == "public_id":
             columns.append(col)
-            exprs.append(_uuid_time_ordered())
+            exprs.append(_uuid() if bulk else _uuid_time_ordered())
         elif col in {"created_at", "updated_at"}:
             columns.append(col)
             exprs.append("%s")
@@ -676,7 +678,9 @@ def apply_people(
             f"LEFT JOIN {household_t} h ON h.organization_id = %s AND h.address_key = s.address_key"
         )
         # New people.
-        columns, exprs, params = _insert_columns(organization_id, person_list, org_tz, now)
+        columns, exprs, params = _insert_columns(
+            organization_id, person_list, org_tz, now, bulk=bulk is not None
+        )
         cur.execute(
             f"""INSERT INTO {person_t} ({", ".join(columns)})
                 SELECT {", ".join(exprs)} FROM {t} s {hh_join}
