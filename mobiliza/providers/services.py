@@ -42,6 +42,40 @@ def provider_for(account: ProviderAccount) -> MessagingProvider:
     return SimulatorProvider(account)
 
 
+# Accounts and their providers (decrypted token, options) by id, per process: the send path asks
+# for them on every click. Kept `ACCOUNT_CACHE_SECONDS`; a save or delete in this process drops
+# the entry at once (other processes see it within the delay).
+ACCOUNT_CACHE_SECONDS = 30.0
+_account_cache: dict[int, tuple[float, ProviderAccount, MessagingProvider]] = {}
+
+
+def account_provider(account_id: int) -> tuple[ProviderAccount, MessagingProvider]:
+    """(account, provider) for an account id, cached per process (see above)."""
+    import time
+
+    cached = _account_cache.get(account_id)
+    if cached is not None and cached[0] > time.monotonic():
+        return cached[1], cached[2]
+    account = ProviderAccount.objects.select_related("organization").get(pk=account_id)
+    provider = provider_for(account)
+    _account_cache[account_id] = (time.monotonic() + ACCOUNT_CACHE_SECONDS, account, provider)
+    return account, provider
+
+
+def account_cache_forget(account_id: int | None = None) -> None:
+    if account_id is None:
+        _account_cache.clear()
+    else:
+        _account_cache.pop(account_id, None)
+
+
+def accepts_in_transaction(provider: MessagingProvider) -> bool:
+    """True when the provider's acceptance of a message is a write in our own database (the
+    simulator): handing a message over inside the sender's transaction is then atomic with
+    recording it, with no window where one happened without the other."""
+    return bool(getattr(provider, "accepts_in_transaction", False))
+
+
 def normalize_number(raw: str, *, region: str = "") -> str:
     """E.164 of a valid number, else ValidationError."""
     try:

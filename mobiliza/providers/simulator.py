@@ -106,6 +106,9 @@ def _between(rng: random.Random, bounds: Any) -> float:
 
 class SimulatorProvider:
     kind = "simulator"
+    # Accepting a message = scheduling its callbacks in our database: done inside the sender's
+    # transaction, it commits (or rolls back) with the message itself.
+    accepts_in_transaction = True
 
     def __init__(self, account: ProviderAccount) -> None:
         self.account = account

@@ -27,6 +27,7 @@ from django.views.decorators.http import require_POST
 from mobiliza.providers.base import MessagingProvider, WebhookKind
 from mobiliza.providers.models import ProviderAccount
 from mobiliza.providers.services import (
+    account_cache_forget,
     provider_for,
     webhook_base_url,
     webhook_event_dispatch_id,
@@ -73,12 +74,15 @@ def account_cache_clear(*, token: str | None = None) -> None:
 
 def _on_account_change(sender: Any, instance: ProviderAccount, **kwargs: Any) -> None:
     account_cache_clear(token=instance.webhook_token)
+    account_cache_forget(instance.pk)
 
 
-post_save.connect(_on_account_change, sender=ProviderAccount, dispatch_uid="webhook-account-cache")
-post_delete.connect(
-    _on_account_change, sender=ProviderAccount, dispatch_uid="webhook-account-cache-del"
-)
+def connect_cache_signals() -> None:
+    """Called by ProvidersConfig.ready(): a saved or deleted account leaves the caches."""
+    post_save.connect(_on_account_change, sender=ProviderAccount, dispatch_uid="account-cache")
+    post_delete.connect(
+        _on_account_change, sender=ProviderAccount, dispatch_uid="account-cache-del"
+    )
 
 
 # Which URL signed the last valid request (0: public base, 1: as this server sees it): tried first

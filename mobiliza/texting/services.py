@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F, Q
+from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -41,6 +41,8 @@ from mobiliza.providers.base import (
 )
 from mobiliza.providers.models import ProviderAccount, SenderNumber, WebhookEvent
 from mobiliza.providers.services import (
+    accepts_in_transaction,
+    account_provider,
     default_account,
     provider_for,
     register_tick_hook,
@@ -193,6 +195,7 @@ def campaign_set_senders(
     if any(s.organization_id != campaign.organization_id for s in senders):
         raise ValidationError(_("Choose one of this organization's numbers."))
     campaign.sender_numbers.set(senders)
+    send_config_forget(campaign.pk)
 
 
 def eligible_phones(*, organization: Organization, segment: Segment) -> Iterable[tuple[int, str]]:
@@ -575,8 +578,6 @@ def _account_for(campaign: TextCampaign) -> ProviderAccount:
 def _account_and_pool(campaign: TextCampaign) -> tuple[int, list[str]]:
     """(provider account id, sender numbers) in one query on the hot path: the campaign's own
     active numbers, else the active numbers of the campaign's account (or the default one)."""
-    from django.db.models import Exists, OuterRef
-
     through = TextCampaign.sender_numbers.through
     rows = list(
         SenderNumber.objects.filter(organization_id=campaign.organization_id, is_active=True)
@@ -600,6 +601,38 @@ def _account_and_pool(campaign: TextCampaign) -> tuple[int, list[str]]:
         account = _account_for(campaign)
         return account.pk, _sender_pool(campaign, account)
     return account_id, pool
+
+
+# (provider account id, sender pool) by campaign, per process, for the send path: both change
+# rarely (settings pages), are read on every click. Kept SEND_CONFIG_SECONDS, keyed by the
+# campaign's `updated_at` too; changing a campaign's numbers here, or saving / deleting a sender
+# number in this process, drops it at once (other processes see it within the delay).
+SEND_CONFIG_SECONDS = 10.0
+_send_configs: dict[int, tuple[float, Any, int, list[str]]] = {}
+
+
+def _send_config(campaign: TextCampaign) -> tuple[int, list[str]]:
+    import time
+
+    cached = _send_configs.get(campaign.pk)
+    if cached is not None and cached[0] > time.monotonic() and cached[1] == campaign.updated_at:
+        return cached[2], cached[3]
+    account_id, pool = _account_and_pool(campaign)
+    if pool:
+        _send_configs[campaign.pk] = (
+            time.monotonic() + SEND_CONFIG_SECONDS,
+            campaign.updated_at,
+            account_id,
+            pool,
+        )
+    return account_id, pool
+
+
+def send_config_forget(campaign_id: int | None = None) -> None:
+    if campaign_id is None:
+        _send_configs.clear()
+    else:
+        _send_configs.pop(campaign_id, None)
 
 
 def _sender_pool(campaign: TextCampaign, account: ProviderAccount) -> list[str]:
@@ -627,6 +660,8 @@ def _sticky_sender(conversation: Conversation, pool: list[str]) -> str:
     """The number that already talks to this person keeps doing so (sticky sender)."""
     if conversation.sender_e164 and conversation.sender_e164 in pool:
         return conversation.sender_e164
+    if len(pool) == 1:
+        return pool[0]  # one number: nothing to choose (and no query to ask)
     previous = (
         Conversation.objects.filter(
             organization_id=conversation.organization_id,
@@ -738,8 +773,18 @@ def message_send(
             return existing, False
     try:
         with transaction.atomic():
+            # One statement: the conversation's row lock (the send lease: opt_out_record and the
+            # outbox take it too) and whether its number opted out.
             locked = (
-                Conversation.objects.select_for_update()
+                Conversation.objects.select_for_update(of=("self",))
+                .annotate(
+                    opted=Exists(
+                        OptOut.objects.filter(
+                            organization_id=OuterRef("organization_id"),
+                            phone_e164=OuterRef("phone_e164"),
+                        )
+                    )
+                )
                 .only("id", "status", "sender_e164", "phone_e164", "organization_id")
                 .get(pk=conversation.pk)
             )
@@ -753,14 +798,16 @@ def message_send(
                     raise SendRefusedError(
                         _("This conversation has already started."), code="started"
                     )
-            send_check(conversation=conversation, now=now)
-            account_id, pool = _account_and_pool(conversation.campaign)
+            if locked.opted:
+                raise SendRefusedError(_("This person opted out: no more texts."), code="opted_out")
+            send_check(conversation=conversation, now=now, opt_out_checked=True)
+            account_id, pool = _send_config(conversation.campaign)
             if not pool:
                 raise SendRefusedError(
                     _("No sender number: add one in the provider settings."), code="no_sender"
                 )
             sender = _sticky_sender(locked, pool)
-            message = Message.objects.create(
+            message = Message(
                 organization_id=conversation.organization_id,
                 conversation=conversation,
                 direction=Message.Direction.OUTBOUND,
@@ -774,6 +821,30 @@ def message_send(
                 segments=max(1, sms_length(text).segments),
                 next_attempt_at=now,
             )
+            account, provider = account_provider(account_id)
+            inline = accepts_in_transaction(provider)
+            failure: ProviderError | None = None
+            if inline:
+                # The provider's acceptance is a write in this transaction: hand the message
+                # over now, under the same lock and checks, and store it with its SID.
+                try:
+                    result = provider.send_sms(
+                        from_number=sender,
+                        to_number=message.to_e164,
+                        body=text,
+                        status_callback=webhook_url(
+                            account=account, kind=WebhookKind.MESSAGE_STATUS
+                        ),
+                    )
+                except ProviderError as exc:
+                    failure = exc
+                else:
+                    message.provider_message_id = result.provider_message_id
+                    message.segments = result.segments
+                    message.attempts = 1
+                    message.sent_at = timezone.now()
+                    message.next_attempt_at = None
+            message.save(force_insert=True)
             new_status = (
                 Conversation.Status.WAITING
                 if first or locked.status == Conversation.Status.WAITING
@@ -791,7 +862,11 @@ def message_send(
             conversation.status = new_status
             conversation.sender_e164 = sender
             conversation.last_outbound_at = now
-            _queue_dispatch(message.pk, conversation.pk)
+            if failure is not None:
+                message.attempts = 1
+                _dispatch_failed(message, failure, now)
+            elif not inline:
+                _queue_dispatch(message.pk, conversation.pk)
     except IntegrityError:
         existing = Message.objects.filter(
             organization_id=conversation.organization_id, idempotency_key=key

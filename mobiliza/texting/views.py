@@ -401,10 +401,18 @@ def conversation_view(request: OrgRequest, conversation_id: uuid.UUID) -> HttpRe
 @require_POST
 def conversation_send(request: OrgRequest, conversation_id: uuid.UUID) -> HttpResponse:
     """Send the first message (from the send screen) or a reply / canned response (thread)."""
-    conversation = selectors.conversation_for_member(
-        membership=request.membership, conversation_id=conversation_id
-    )
     first = request.POST.get("first") == "1"
+    if request.membership.user_id == request.user.pk:
+        request.membership.user = request.user  # the texter's name, without reading it again
+    conversation = (
+        selectors.conversation_for_send(
+            membership=request.membership, conversation_id=conversation_id
+        )
+        if first
+        else selectors.conversation_for_member(
+            membership=request.membership, conversation_id=conversation_id
+        )
+    )
     key = request.POST.get("idempotency_key", "")
     error = ""
     try:

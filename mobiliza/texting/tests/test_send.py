@@ -18,6 +18,8 @@ from mobiliza.providers.base import (
     ProviderError,
     SendResult,
 )
+from mobiliza.providers.models import SimulatedEvent
+from mobiliza.providers.tests.factories import make_twilio_account
 from mobiliza.texting.models import Conversation, Message, OptOut
 from mobiliza.texting.services import (
     SendRefusedError,
@@ -67,6 +69,9 @@ class ScriptedCarrier:
 
 @pytest.fixture
 def setup(org: Any) -> tuple[Any, Any, Conversation]:
+    # A provider reached over the network (Twilio): sends wait in the durable outbox, which
+    # these tests drive with a scripted carrier at the network edge.
+    make_twilio_account(org)
     campaign = make_campaign(org, people=2)
     texter = make_texter(campaign)
     assignment_request(campaign=campaign, membership=texter)
@@ -214,6 +219,7 @@ def test_carrier_opt_out_error_records_an_opt_out(setup: Any, org: Any) -> None:
 
 
 def test_outbox_message_waits_for_texting_hours(org: Any) -> None:
+    make_twilio_account(org)
     campaign = make_campaign(org, people=1, hours_start=dt.time(9), hours_end=dt.time(21))
     texter = make_texter(campaign)
     assignment_request(campaign=campaign, membership=texter)
@@ -228,3 +234,40 @@ def test_outbox_message_waits_for_texting_hours(org: Any) -> None:
     assert carrier.calls == []
     morning = dt.datetime(2026, 1, 16, 10, 0, tzinfo=dt.UTC)
     assert outbox_dispatch(message_id=message.pk, provider=carrier, now=morning) == "handed_over"
+
+
+def test_simulator_accepts_the_message_inside_the_click(org: Any) -> None:
+    """The simulator's acceptance is rows in our database: the click records the message with
+    its SID in the same transaction (nothing waits in the outbox, no second commit)."""
+    campaign = make_campaign(org, people=1)
+    texter = make_texter(campaign)
+    assignment_request(campaign=campaign, membership=texter)
+    conversation = Conversation.objects.select_related("campaign", "person").get()
+    message, created = message_send(
+        conversation=conversation, membership=texter, idempotency_key="k"
+    )
+    assert created
+    message.refresh_from_db()
+    assert message.provider_message_id and message.attempts == 1 and message.sent_at
+    assert message.next_attempt_at is None and message.status == Message.Status.QUEUED
+    assert SimulatedEvent.objects.filter(params__MessageSid=message.provider_message_id).exists()
+    assert outbox_dispatch(message_id=message.pk) == "skipped"  # nothing left to hand over
+    again, created = message_send(
+        conversation=conversation, membership=texter, idempotency_key="k2", first_message=True
+    )
+    assert not created and again.pk == message.pk  # the first message is sent once
+
+
+def test_simulator_refusal_at_the_click_goes_to_the_outbox_retries(org: Any) -> None:
+    campaign = make_campaign(org, people=1, account_options={"api_error_rate": 1.0})
+    texter = make_texter(campaign)
+    assignment_request(campaign=campaign, membership=texter)
+    conversation = Conversation.objects.select_related("campaign", "person").get()
+    now = timezone.now()
+    message, _ = message_send(
+        conversation=conversation, membership=texter, idempotency_key="k", now=now
+    )
+    message.refresh_from_db()
+    assert message.provider_message_id is None and message.status == Message.Status.QUEUED
+    assert message.attempts == 1 and message.error_code == "20500"
+    assert message.next_attempt_at == now + dt.timedelta(seconds=30)
