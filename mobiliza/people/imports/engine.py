@@ -17,7 +17,6 @@ they fill) and ordinary tables on SQLite, named after the job and dropped at the
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import io
 import multiprocessing
@@ -60,7 +59,6 @@ from mobiliza.people.models import (
 )
 
 PARALLEL_MIN_BYTES = 8 * 1024 * 1024
-SQLITE_IMPORT_CACHE_KIB = 256 * 1024
 MAX_REPORTED_PROBLEMS = 200_000
 
 ProgressCallback = Callable[[str, int, int | None], None]
@@ -227,25 +225,6 @@ class _Stage:
                 column = "dkey" if self.kind == "people" else "external_id"
                 cur.execute(f"CREATE INDEX {self.main}_k ON {self.main} ({column})")
                 cur.execute(f"ANALYZE {self.main}")
-
-
-@contextlib.contextmanager
-def connection_tuned() -> Iterator[None]:
-    """SQLite: a bigger page cache for this connection while the import runs (the staging
-    tables, their index and the people indexes stay in memory), back to what it was after.
-    PostgreSQL needs nothing here (phase 2 sets its own session values, SET LOCAL)."""
-    if _postgres():
-        yield
-        return
-    with connection.cursor() as cur:
-        cur.execute("PRAGMA cache_size")
-        previous = int(cur.fetchone()[0])
-        cur.execute(f"PRAGMA cache_size = {-SQLITE_IMPORT_CACHE_KIB}")
-    try:
-        yield
-    finally:
-        with connection.cursor() as cur:
-            cur.execute(f"PRAGMA cache_size = {previous}")
 
 
 def _chunk_results(

@@ -3,7 +3,6 @@ run (the engine), and mapping presets. Pages, API and commands all come through 
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import logging
 import time
@@ -347,7 +346,6 @@ def import_job_run(
         if progress is not None:
             progress(phase, done, total)
 
-    stack = contextlib.ExitStack()
     try:
         path = source_path(job)
         if not path.is_file():
@@ -374,7 +372,6 @@ def import_job_run(
             date_format=(job.options or {}).get("date_format", "dmy"),
             output="copy" if engine._postgres() else "rows",
         )
-        stack.enter_context(engine.connection_tuned())
         stage.create()
         parsed = engine.load_stage(
             stage=stage,
@@ -464,7 +461,6 @@ def import_job_run(
         if settings.DEBUG:
             raise
     finally:
-        stack.close()
         try:
             stage.drop()
         except Exception:  # pragma: no cover - the connection itself is gone
