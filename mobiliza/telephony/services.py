@@ -441,18 +441,35 @@ def call_dial(
     return call
 
 
+STALE_CALL = dt.timedelta(minutes=5)
+
+
 def call_hang_up(*, call: PlacedCall, agent: Membership) -> PlacedCall:
+    """Ask the provider to end the call; its callbacks then end it here. A call that has heard
+    nothing from the provider for 5 minutes (callbacks lost) is ended here at once, so the agent
+    is never stuck "on a call" that no longer exists."""
     if call.agent_id != agent.id:
         raise DialRefusedError("not_yours", _("This is not your call."))
-    if call.stage == Stage.ENDED or not call.agent_call_id:
+    if call.stage == Stage.ENDED:
         return call
-    try:
-        voice_for(call.account).hang_up(call.agent_call_id)
-    except ProviderError as exc:
+    error: ProviderError | None = None
+    if call.agent_call_id:
+        try:
+            voice_for(call.account).hang_up(call.agent_call_id)
+        except ProviderError as exc:
+            error = exc
+    now = timezone.now()
+    if not call.agent_call_id or now - call.updated_at > STALE_CALL:
+        PlacedCall.objects.filter(pk=call.pk).exclude(stage=Stage.ENDED).update(
+            stage=Stage.ENDED, end_reason="no_callbacks", ended_at=now, updated_at=now
+        )
+        call.refresh_from_db()
+        return call
+    if error is not None:
         raise DialRefusedError(
             "provider_refused",
-            _("The telephony provider refused: %(error)s") % {"error": exc.message},
-        ) from exc
+            _("The telephony provider refused: %(error)s") % {"error": error.message},
+        ) from error
     return call
 
 

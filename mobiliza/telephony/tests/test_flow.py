@@ -245,3 +245,35 @@ def test_own_phone_operations_are_untouched(org: Any) -> None:
     with pytest.raises(DialRefusedError) as exc:
         call_dial(target=target, agent=agent)
     assert exc.value.code == "own_phone"
+
+
+def test_a_call_whose_callbacks_were_lost_can_be_ended_by_the_agent(org: Any) -> None:
+    from mobiliza.providers.models import SimulatedEvent
+
+    _operation, agent, target = setup(org, outcome="human")
+    call = call_dial(target=target, agent=agent)
+    SimulatedEvent.objects.all().delete()  # the carrier never calls back
+    PlacedCall.objects.filter(pk=call.pk).update(
+        updated_at=timezone.now() - dt.timedelta(minutes=6)
+    )
+    call.refresh_from_db()
+    call_hang_up(call=call, agent=agent)
+    call.refresh_from_db()
+    assert call.stage == PlacedCall.Stage.ENDED and call.end_reason == "no_callbacks"
+    assert call_dial(target=target, agent=agent).pk != call.pk
+
+
+def test_demo_organization_gets_a_software_operation_on_the_simulator(
+    org: Any, admin_member: Any
+) -> None:
+    from mobiliza.calling.models import CallOperation
+    from mobiliza.web.demo import demo_seeders
+
+    for seeder in demo_seeders():
+        seeder(org, admin_member.user)
+    software = CallOperation.objects.get(organization=org, call_method="software")
+    assert software.state == "running" and software.method_settings["machine_detection"]
+    assert CallTarget.objects.filter(operation=software).exists()
+    from mobiliza.providers.models import ProviderAccount
+
+    assert ProviderAccount.objects.get(organization=org, is_default=True).kind == "simulator"
