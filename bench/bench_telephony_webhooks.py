@@ -38,6 +38,8 @@ CALLER = "+351910000001"
 
 
 def _seed() -> tuple[Any, Any, list[Any]]:
+    import datetime as dt
+
     from django.utils import timezone
 
     from mobiliza.accounts.models import Membership, Organization, User
@@ -75,14 +77,14 @@ def _seed() -> tuple[Any, Any, list[Any]]:
         operation.window_start.replace(hour=0, minute=0),
         operation.window_end.replace(hour=23, minute=59),
     )
-    operation.starts_on = timezone.localdate() - timezone.timedelta(days=1)
-    operation.ends_at = timezone.now() + timezone.timedelta(days=30)
+    operation.starts_on = timezone.localdate() - dt.timedelta(days=1)
+    operation.ends_at = timezone.now() + dt.timedelta(days=30)
     operation.save()
     OperationUser.objects.get_or_create(
         operation=operation, membership=agent, defaults={"organization": org}
     )
     list_build(operation=operation)
-    lease = timezone.now() + timezone.timedelta(hours=2)
+    lease = timezone.now() + dt.timedelta(hours=2)
     CallTarget.objects.filter(operation=operation).update(
         held_by=agent, lease_expires_at=lease, available_at=lease
     )
