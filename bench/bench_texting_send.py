@@ -1,6 +1,11 @@
 """The send path over HTTP on PostgreSQL: texters in parallel press "send" on their first-message
-screen (the real htmx POST, session + CSRF), each press goes through the outbox to the simulator
-(eager mode: handed over before the response). Every message must be handed over exactly once.
+screen (the real htmx POST, session + CSRF, the next card rendered in the answer), each press goes
+through the outbox to the simulator (the simulator accepts inside the click's transaction: the
+SID is stored before the response). Every message must be handed over exactly once.
+
+The texters are `bench/loadgen.py` (asyncio, raw keep-alive sockets, its own process). Beside the
+rate, the CPU the gunicorn workers and the PostgreSQL backends spent per click is printed: a busy
+machine stretches the wall clock, not these.
 
 Reference: the same number of single-row INSERT + COMMIT into a table of the same width, from
 the same number of parallel connections, in the same run.
@@ -8,7 +13,6 @@ the same number of parallel connections, in the same run.
 
 from __future__ import annotations
 
-import http.client
 import os
 import threading
 import time
@@ -22,6 +26,7 @@ from bench.common import (
     postgres_database,
 )
 from bench.http import gunicorn, login_cookies
+from bench.loadgen import cpu_seconds, post_request, run_load
 
 TEXTERS = int(os.environ.get("BENCH_TEXTERS_PARALLEL", "16"))
 PER_TEXTER = int(os.environ.get("BENCH_SENDS_PER_TEXTER", "150"))
@@ -98,32 +103,28 @@ def main() -> None:
         with gunicorn(url, workers=3, threads=4) as port:
             cookies = {email: login_cookies(port, email, PASSWORD) for email in emails}
 
-            def texter(email: str) -> None:
-                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            chunks = []
+            for email in emails:
                 cookie = cookies[email]
-                headers = {
-                    "Cookie": cookie,
-                    "X-CSRFToken": _csrf(cookie),
-                    "HX-Request": "true",
-                    "Content-Type": "application/x-www-form-urlencoded",
-                }
-                for i, conversation in enumerate(plan[email]):
-                    body = f"first=1&idempotency_key={email}-{i}"
-                    conn.request(
-                        "POST", f"/texting/conversations/{conversation}/send/", body, headers
-                    )
-                    response = conn.getresponse()
-                    response.read()
-                    if response.status != 200:
-                        errors.append(f"{response.status}")
-
-            threads = [threading.Thread(target=texter, args=(e,)) for e in emails]
-            start = time.perf_counter()
-            for t in threads:
-                t.start()
-            for t in threads:
-                t.join()
-            seconds = time.perf_counter() - start
+                headers = {"Cookie": cookie, "X-CSRFToken": _csrf(cookie), "HX-Request": "true"}
+                chunks.append(
+                    [
+                        post_request(
+                            port,
+                            f"/texting/conversations/{conversation}/send/",
+                            {"first": "1", "idempotency_key": f"{email}-{i}"},
+                            headers,
+                        )
+                        for i, conversation in enumerate(plan[email])
+                    ]
+                )
+            db_name = url.rsplit("/", 1)[1]
+            server_cpu, db_cpu = cpu_seconds(f"127.0.0.1:{port}"), cpu_seconds(db_name)
+            load = run_load(port, chunks)
+            server_cpu = cpu_seconds(f"127.0.0.1:{port}") - server_cpu
+            db_cpu = cpu_seconds(db_name) - db_cpu
+            seconds = load.seconds
+            errors = [str(k) for k, n in load.statuses.items() if k != 200 for _ in range(n)]
 
         from mobiliza.texting.models import Message
 
@@ -171,6 +172,10 @@ def main() -> None:
         handed_to_provider=handed,
         message_rows=rows,
         http_errors=len(errors),
+        p95_ms=round(sorted(load.latencies_ms)[int(len(load.latencies_ms) * 0.95)], 1),
+        server_cpu_ms_per_click=round(server_cpu * 1000 / total, 3),
+        db_cpu_ms_per_click=round(db_cpu * 1000 / total, 3),
+        client_cpu_ms_per_click=round(load.client_cpu_s * 1000 / total, 3),
         all_checks_ok=ok,
         seconds=round(seconds, 2),
     )

@@ -6,6 +6,7 @@ everything the SDK does to build requests and parse responses still runs.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
@@ -151,6 +152,38 @@ class TwilioProvider:
             segments=segments,
             price=str(message.price or ""),
         )
+
+    def find_sent(
+        self, *, from_number: str, to_number: str, body: str, since: dt.datetime
+    ) -> SendResult | None:
+        """The message Twilio accepted from `from_number` to `to_number` with this body since
+        `since`, if any: how the outbox learns whether a send interrupted by a crash went out
+        (Twilio has no idempotency key for messages). Raises ProviderError when Twilio cannot be
+        asked (the outbox then asks again later, never resends blind)."""
+        try:
+            found = self._client().messages.list(to=to_number, from_=from_number, limit=50)
+        except TwilioRestException as exc:
+            raise ProviderError(
+                str(exc.msg or exc),
+                error_class=classify_error(http_status=exc.status, code=str(exc.code or "")),
+                code=str(exc.code or exc.status),
+            ) from exc
+        except (TwilioException, OSError) as exc:
+            raise ProviderError(str(exc), error_class=ErrorClass.TRANSIENT) from exc
+        for message in found:
+            created = message.date_created
+            if (message.body or "") != body or (created is not None and created < since):
+                continue
+            try:
+                segments = int(message.num_segments or 1)
+            except (TypeError, ValueError):
+                segments = 1
+            return SendResult(
+                provider_message_id=str(message.sid),
+                status=map_status(str(message.status or "")),
+                segments=segments,
+            )
+        return None
 
     def check_connection(self) -> ConnectionCheck:
         try:

@@ -214,6 +214,9 @@ class Message(BaseModel):
     segments = models.PositiveSmallIntegerField(default=1)
     attempts = models.PositiveSmallIntegerField(default=0)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
+    # Claimed for a hand-over to a provider over the network, committed before the call: a row
+    # still "sending" after a crash is checked with the provider, never resent blind.
+    sending_at = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
     handled_at = models.DateTimeField(null=True, blank=True)

@@ -888,6 +888,9 @@ def _backoff(error_class: ErrorClass, attempts: int) -> dt.timedelta:
     return dt.timedelta(seconds=min(seconds, 3600))
 
 
+SENDING_STALE_AFTER = dt.timedelta(minutes=5)
+
+
 def outbox_dispatch(
     *,
     message_id: int,
@@ -901,90 +904,194 @@ def outbox_dispatch(
     The conversation row stays locked from the opt-out check until the provider has the message,
     and `opt_out_record` takes the same lock first: an opt-out either lands before the check (the
     message is blocked) or waits until the message is out. Nothing leaves after an opt-out.
+
+    A provider reached over the network (Twilio) is called in two steps so a crash cannot send a
+    message twice: the claim (`sending_at`, one more attempt) is committed first, then the call
+    and its outcome are recorded in a second transaction that re-checks the claim and the
+    opt-out under the lock. A row left "sending" by a crash is resolved by
+    `outbox_recover_sending` (asks the provider whether it got the message). A provider that
+    accepts inside our transaction (the simulator) is called in one step.
     """
     now = now or timezone.now()
     if conversation_id is None:
         conversation_id = (
             Message.objects.filter(pk=message_id).values_list("conversation_id", flat=True).first()
         )
-    with transaction.atomic():
-        if conversation_id:
-            # Lock order everywhere: conversation, then message (see opt_out_record).
-            list(
-                Conversation.objects.select_for_update()
-                .filter(pk=conversation_id)
-                .values_list("id", flat=True)
+    claimed: dt.datetime | None = None
+    for step in ("claim", "hand_over"):
+        with transaction.atomic():
+            if conversation_id:
+                # Lock order everywhere: conversation, then message (see opt_out_record).
+                list(
+                    Conversation.objects.select_for_update()
+                    .filter(pk=conversation_id)
+                    .values_list("id", flat=True)
+                )
+            qs = Message.objects.filter(
+                pk=message_id,
+                status=Message.Status.QUEUED,
+                provider_message_id__isnull=True,
+                direction=Message.Direction.OUTBOUND,
             )
-        qs = Message.objects.filter(
-            pk=message_id,
+            if step == "claim":
+                qs = qs.filter(sending_at__isnull=True).filter(
+                    Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
+                )
+            else:
+                qs = qs.filter(sending_at=claimed)
+            if connection.features.has_select_for_update_skip_locked:
+                qs = qs.select_for_update(skip_locked=True, of=("self",))
+            message = qs.select_related(
+                "conversation",
+                "conversation__campaign",
+                "conversation__campaign__organization",
+                "conversation__person",
+                "provider_account",
+            ).first()
+            if message is None:
+                # Claimed but gone before the call: an opt-out blocked it meanwhile.
+                return "skipped" if step == "claim" else "blocked"
+            refused = _dispatch_refused(message, now)
+            if refused:
+                return refused
+            account = message.provider_account
+            if account is None:
+                return "skipped"
+            provider = provider or provider_for(account)
+            if step == "claim" and not accepts_in_transaction(provider):
+                claimed = timezone.now()
+                message.attempts += 1
+                Message.objects.filter(pk=message.pk).update(
+                    sending_at=claimed, attempts=message.attempts, updated_at=claimed
+                )
+                continue  # commit the claim before calling out
+            if step == "claim":
+                message.attempts += 1
+            try:
+                result = provider.send_sms(
+                    from_number=message.from_e164,
+                    to_number=message.to_e164,
+                    body=message.body,
+                    status_callback=webhook_url(account=account, kind=WebhookKind.MESSAGE_STATUS),
+                )
+            except ProviderError as exc:
+                Message.objects.filter(pk=message.pk).update(sending_at=None)
+                return _dispatch_failed(message, exc, now)
+            _record_handed_over(message.pk, result, attempts=message.attempts)
+            return "handed_over"
+    return "skipped"  # pragma: no cover - the loop always returns
+
+
+def _dispatch_refused(message: Message, now: dt.datetime) -> str:
+    """Block or defer a message the rules forbid now ("" when it may go)."""
+    confirmation = (message.idempotency_key or "").startswith(CONFIRMATION_PREFIX)
+    if not confirmation and is_opted_out(
+        organization_id=message.organization_id, phone_e164=message.to_e164
+    ):
+        message.status = Message.Status.BLOCKED
+        message.error_message = _("Opted out before it was sent.")
+        message.next_attempt_at = None
+        message.sending_at = None
+        message.save(
+            update_fields=["status", "error_message", "next_attempt_at", "sending_at", "updated_at"]
+        )
+        return "blocked"
+    if not confirmation and message.conversation is not None:
+        try:
+            send_check(conversation=message.conversation, now=now, opt_out_checked=True)
+        except SendRefusedError as exc:
+            message.error_message = "; ".join(exc.messages)[:300]
+            message.sending_at = None
+            if exc.code == "hours":
+                # Retried later: a queued message never goes out of hours.
+                message.next_attempt_at = now + dt.timedelta(minutes=15)
+                message.save(
+                    update_fields=["next_attempt_at", "error_message", "sending_at", "updated_at"]
+                )
+                return "deferred"
+            message.status = Message.Status.BLOCKED
+            message.next_attempt_at = None
+            message.save(
+                update_fields=[
+                    "status",
+                    "error_message",
+                    "next_attempt_at",
+                    "sending_at",
+                    "updated_at",
+                ]
+            )
+            return "blocked"
+    return ""
+
+
+def _record_handed_over(message_id: int, result: Any, *, attempts: int) -> None:
+    now = timezone.now()
+    Message.objects.filter(pk=message_id).update(
+        provider_message_id=result.provider_message_id,
+        attempts=attempts,
+        segments=result.segments,
+        sent_at=now,
+        sending_at=None,
+        next_attempt_at=None,
+        error_code="",
+        error_message="",
+        updated_at=now,
+    )
+
+
+def outbox_recover_sending(
+    *, now: dt.datetime | None = None, stale_after: dt.timedelta = SENDING_STALE_AFTER
+) -> int:
+    """Messages left "sending" (claimed, provider called, no SID recorded: the process died in
+    between). Ask the provider whether it has the message: yes → record its SID (not sent
+    again); no → back in the outbox for a retry. A provider that cannot be asked leaves the row
+    for the next run. Returns how many rows were resolved."""
+    now = now or timezone.now()
+    ids = list(
+        Message.objects.filter(
             status=Message.Status.QUEUED,
             provider_message_id__isnull=True,
-            direction=Message.Direction.OUTBOUND,
-        ).filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
-        if connection.features.has_select_for_update_skip_locked:
-            qs = qs.select_for_update(skip_locked=True, of=("self",))
-        message = qs.select_related(
-            "conversation",
-            "conversation__campaign",
-            "conversation__campaign__organization",
-            "conversation__person",
-            "provider_account",
-        ).first()
-        if message is None:
-            return "skipped"
-        confirmation = (message.idempotency_key or "").startswith(CONFIRMATION_PREFIX)
-        if not confirmation and is_opted_out(
-            organization_id=message.organization_id, phone_e164=message.to_e164
-        ):
-            message.status = Message.Status.BLOCKED
-            message.error_message = _("Opted out before it was sent.")
-            message.next_attempt_at = None
-            message.save(update_fields=["status", "error_message", "next_attempt_at", "updated_at"])
-            return "blocked"
-        if not confirmation and message.conversation is not None:
-            try:
-                send_check(conversation=message.conversation, now=now, opt_out_checked=True)
-            except SendRefusedError as exc:
-                if exc.code == "hours":
-                    # Retried later: a queued message never goes out of hours.
-                    message.next_attempt_at = now + dt.timedelta(minutes=15)
-                    message.error_message = "; ".join(exc.messages)[:300]
-                    message.save(update_fields=["next_attempt_at", "error_message", "updated_at"])
-                    return "deferred"
-                message.status = Message.Status.BLOCKED
-                message.error_message = "; ".join(exc.messages)[:300]
-                message.next_attempt_at = None
-                message.save(
-                    update_fields=["status", "error_message", "next_attempt_at", "updated_at"]
-                )
-                return "blocked"
-        account = message.provider_account
-        if account is None:
-            return "skipped"
-        # The row stays locked until this transaction ends (after the provider answered), so
-        # no other worker can pick it meanwhile; the attempt is written with the outcome.
-        message.attempts += 1
-        provider = provider or provider_for(account)
-        try:
-            result = provider.send_sms(
-                from_number=message.from_e164,
-                to_number=message.to_e164,
-                body=message.body,
-                status_callback=webhook_url(account=account, kind=WebhookKind.MESSAGE_STATUS),
-            )
-        except ProviderError as exc:
-            return _dispatch_failed(message, exc, now)
-        Message.objects.filter(pk=message.pk).update(
-            provider_message_id=result.provider_message_id,
-            attempts=message.attempts,
-            segments=result.segments,
-            sent_at=timezone.now(),
-            next_attempt_at=None,
-            error_code="",
-            error_message="",
-            updated_at=timezone.now(),
+            sending_at__lt=now - stale_after,
         )
-    return "handed_over"
+        .order_by("sending_at")
+        .values_list("pk", flat=True)[:200]
+    )
+    resolved = 0
+    for pk in ids:
+        with transaction.atomic():
+            qs = Message.objects.filter(
+                pk=pk,
+                status=Message.Status.QUEUED,
+                provider_message_id__isnull=True,
+                sending_at__lt=now - stale_after,
+            )
+            if connection.features.has_select_for_update_skip_locked:
+                qs = qs.select_for_update(skip_locked=True)
+            message = qs.select_related("provider_account").first()
+            if message is None or message.provider_account is None or message.sending_at is None:
+                continue
+            provider = provider_for(message.provider_account)
+            finder = getattr(provider, "find_sent", None)
+            found = None
+            if finder is not None:
+                try:
+                    found = finder(
+                        from_number=message.from_e164,
+                        to_number=message.to_e164,
+                        body=message.body,
+                        since=message.sending_at - dt.timedelta(minutes=1),
+                    )
+                except ProviderError:
+                    logger.warning("outbox: cannot ask the provider", extra={"message_id": pk})
+                    continue
+            if found is not None:
+                _record_handed_over(message.pk, found, attempts=message.attempts)
+            else:
+                Message.objects.filter(pk=message.pk).update(
+                    sending_at=None, next_attempt_at=now, updated_at=timezone.now()
+                )
+            resolved += 1
+    return resolved
 
 
 def _dispatch_failed(message: Message, exc: ProviderError, now: dt.datetime) -> str:
@@ -1020,12 +1127,15 @@ def _dispatch_failed(message: Message, exc: ProviderError, now: dt.datetime) -> 
 
 
 def outbox_retry_due(*, now: dt.datetime | None = None, limit: int = 500) -> int:
-    """Dispatch queued messages whose retry time has come (the worker's beat, or a command)."""
+    """Dispatch queued messages whose retry time has come (the worker's beat, or a command),
+    after resolving the ones a crash left "sending"."""
     now = now or timezone.now()
+    outbox_recover_sending(now=now)
     ids = list(
         Message.objects.filter(
             status=Message.Status.QUEUED,
             provider_message_id__isnull=True,
+            sending_at__isnull=True,
             next_attempt_at__lte=now,
         )
         .order_by("next_attempt_at")
