@@ -59,6 +59,8 @@ MIDDLEWARE = [
     "mobiliza.core.logging.RequestLogMiddleware",
     # Provider webhooks skip the page middleware below (providers/middleware.py).
     "mobiliza.providers.middleware.WebhookFastPathMiddleware",
+    # API calls with a bearer token and no cookies skip the page middleware too (core/middleware.py).
+    "mobiliza.core.middleware.BearerApiFastPathMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",

@@ -21,6 +21,7 @@ from mobiliza.calling.models import (
     FieldRule,
     RecyclingRule,
 )
+from mobiliza.core.sql import prepared_fetchone
 
 if TYPE_CHECKING:
     from mobiliza.accounts.models import Organization
@@ -155,20 +156,7 @@ def model_update_sql(instance: Model, field_names: list[str]) -> tuple[str, list
 
 
 def hot_fetchone(sql: str, params: Any, *, fetch: bool = True) -> tuple[Any, ...] | None:
-    """Run one of the agent flow's fixed statements and return its first row.
-
-    On PostgreSQL the statement goes through a server-side-binding psycopg cursor with
-    `prepare=True`: psycopg prepares it once per connection and later executions skip
-    PostgreSQL's planning (which costs more than running these statements). Elsewhere, Django's
-    cursor.
-    """
-    if connection.vendor == "postgresql":
-        import psycopg
-
-        connection.ensure_connection()
-        with psycopg.Cursor(connection.connection) as cursor:
-            cursor.execute(sql, params, prepare=True)
-            return cursor.fetchone() if fetch else None
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchone() if fetch else None
+    """Run one of the agent flow's fixed statements and return its first row: a prepared
+    statement on PostgreSQL (`core.sql.prepared_fetchone`: parsed and planned once per
+    connection), Django's cursor elsewhere."""
+    return prepared_fetchone(sql, params, fetch=fetch)
