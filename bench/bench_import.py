@@ -10,8 +10,10 @@ invalid phones), then in separate processes:
   normalization, matching, households, people, phones;
 * SQLite: the same on a fresh SQLite database.
 
-BENCH_IMPORT_DB=postgresql or =sqlite runs one of them. Prints one JSON line each (value, target, reference) with the peak memory of the importing
-process and its worker processes. Targets: PostgreSQL <= 30 s and <= 1 GB; SQLite <= 60 s.
+BENCH_IMPORT_DB=postgresql or =sqlite runs one of them. Prints one JSON line each (value, target,
+reference) with the peak memory of the importing process and its worker processes: the larger of
+(peak of the main process + peak of the largest worker) and the summed RSS of the whole process
+tree sampled every 0.2 s. Targets: PostgreSQL <= 30 s and <= 1 GB; SQLite <= 60 s.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import resource
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -295,6 +298,49 @@ def _peak_mb() -> tuple[float, float]:
     return own, children
 
 
+def _tree_rss_mb(root: int) -> float:
+    """Resident memory of a process and all its descendants now (Linux /proc), in MB."""
+    parents: dict[int, int] = {}
+    rss: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents[int(entry.name)] = int(fields[1])
+        rss[int(entry.name)] = int(fields[21]) * resource.getpagesize()
+    tree = {root}
+    grew = True
+    while grew:
+        grew = False
+        for pid, parent in parents.items():
+            if parent in tree and pid not in tree:
+                tree.add(pid)
+                grew = True
+    return sum(rss.get(pid, 0) for pid in tree) / 1024 / 1024
+
+
+class _PeakSampler(threading.Thread):
+    """Samples the summed RSS of this process and its children (the parser workers run at the
+    same time, so the sum, not the largest one, is the peak) every 0.2 s."""
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self.peak = 0.0
+        self._stop_event = threading.Event()
+
+    def run(self) -> None:
+        while not self._stop_event.wait(0.2):
+            self.peak = max(self.peak, _tree_rss_mb(os.getpid()))
+
+    def stop(self) -> float:
+        self._stop_event.set()
+        self.join()
+        return self.peak
+
+
 def run_copy_reference(database_url: str, path: Path) -> dict[str, object]:
     """COPY the file as it is into a bare 67-column text table."""
     import psycopg
@@ -332,12 +378,15 @@ def run_import(database_url: str | None, data_dir: str, path: Path) -> dict[str,
     org = Organization.objects.create(
         name="NC bench", slug="nc-bench", default_country="US", time_zone="America/New_York"
     )
+    sampler = _PeakSampler()
+    sampler.start()
     start = time.perf_counter()
     job = services.import_job_create(
         organization=org, actor=None, person_list="electors", path=path, preset="ncvoter"
     )
     job = services.import_job_run(job_id=job.pk)
     elapsed = time.perf_counter() - start
+    peak_tree = sampler.stop()
     if job.status != ImportJob.Status.DONE:
         raise SystemExit(f"import failed: {job.error_message}")
     own, children = _peak_mb()
@@ -350,6 +399,7 @@ def run_import(database_url: str | None, data_dir: str, path: Path) -> dict[str,
         "households": Household.objects.filter(organization=org).count(),
         "peak_main_mb": round(own, 1),
         "peak_worker_mb": round(children, 1),
+        "peak_all_processes_mb": round(peak_tree, 1),
     }
 
 
@@ -401,7 +451,10 @@ def main() -> None:
         finally:
             drop_postgres_database(url)
         seconds = float(result["seconds"])  # type: ignore[arg-type]
-        peak = float(result["peak_main_mb"]) + float(result["peak_worker_mb"])  # type: ignore[arg-type]
+        peak = max(
+            float(result["peak_main_mb"]) + float(result["peak_worker_mb"]),  # type: ignore[arg-type]
+            float(result["peak_all_processes_mb"]),  # type: ignore[arg-type]
+        )
         emit(
             "import_ncvoter_postgres",
             seconds,
@@ -432,6 +485,12 @@ def main() -> None:
         seconds <= 60,
         rows=ROWS,
         reference_name="PostgreSQL COPY of the same rows into a bare table (s)",
-        peak_mb=round(float(result["peak_main_mb"]) + float(result["peak_worker_mb"]), 1),  # type: ignore[arg-type]
+        peak_mb=round(
+            max(
+                float(result["peak_main_mb"]) + float(result["peak_worker_mb"]),  # type: ignore[arg-type]
+                float(result["peak_all_processes_mb"]),  # type: ignore[arg-type]
+            ),
+            1,
+        ),
         **{k: v for k, v in result.items() if k != "seconds"},
     )

@@ -580,15 +580,30 @@ def apply_people(
             if pg:
                 cur.execute("SELECT pg_get_serial_sequence(%s, 'id')", [person_t])
                 sequence = cur.fetchone()[0]
+                # One pass writes the staging rows again with their action and person id (the
+                # create / update / skip decision of the UPDATE below, made here for every row)
+                # into a new table that takes the old one's name: cheaper than an UPDATE of
+                # every wide row (which also rewrites each old version to mark it dead).
+                columns = ", ".join(f"m.{c}" for c in PEOPLE_COLUMNS)
                 cur.execute(
-                    f"""UPDATE {t} SET action = 'create', person_id = o.pid
-                        FROM (SELECT x.row_num AS rn_, nextval(%s::regclass) AS pid
-                              FROM (SELECT row_num FROM {t}
-                                    WHERE action IS NULL AND match_id IS NULL
-                                    ORDER BY last_name, first_name, row_num) x) o
-                        WHERE {t}.row_num = o.rn_""",
-                    [sequence],
+                    f"""CREATE UNLOGGED TABLE {t}_n AS
+                        SELECT {columns},
+                               CASE WHEN m.action IS NOT NULL THEN m.action
+                                    WHEN m.match_id IS NULL THEN 'create' ELSE %s END AS action,
+                               m.match_id,
+                               CASE WHEN m.action IS NOT NULL THEN m.person_id
+                                    WHEN m.match_id IS NULL THEN o.pid
+                                    WHEN %s = 'update' THEN m.match_id END AS person_id
+                        FROM {t} m LEFT JOIN (
+                            SELECT x.row_num AS rn_, nextval(%s::regclass) AS pid
+                            FROM (SELECT row_num FROM {t}
+                                  WHERE action IS NULL AND match_id IS NULL
+                                  ORDER BY last_name, first_name, row_num) x) o
+                          ON o.rn_ = m.row_num""",
+                    [on_match, on_match, sequence],
                 )
+                cur.execute(f"DROP TABLE {t}")
+                cur.execute(f"ALTER TABLE {t}_n RENAME TO {t}")
             else:
                 cur.execute(
                     f"SELECT MAX(COALESCE((SELECT MAX(id) FROM {person_t}), 0), "
@@ -605,12 +620,12 @@ def apply_people(
                         WHERE {t}.row_num = r.rn_""",
                     [base],
                 )
-            cur.execute(
-                f"""UPDATE {t} SET action = %s,
-                      person_id = CASE WHEN %s = 'update' THEN match_id END
-                    WHERE action IS NULL""",
-                [on_match, on_match],
-            )
+                cur.execute(
+                    f"""UPDATE {t} SET action = %s,
+                          person_id = CASE WHEN %s = 'update' THEN match_id END
+                        WHERE action IS NULL""",
+                    [on_match, on_match],
+                )
             cur.execute(f"SELECT action, COUNT(*) FROM {t} GROUP BY action")
             rows = cur.fetchall()
             # Fresh statistics after the updates: the planner then hashes instead of looping.
