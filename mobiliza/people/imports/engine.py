@@ -584,10 +584,10 @@ def apply_people(
                 # create / update / skip decision of the UPDATE below, made here for every row)
                 # into a new table that takes the old one's name: cheaper than an UPDATE of
                 # every wide row (which also rewrites each old version to mark it dead).
-                columns = ", ".join(f"m.{c}" for c in PEOPLE_COLUMNS)
+                staged_columns = ", ".join(f"m.{c}" for c in PEOPLE_COLUMNS)
                 cur.execute(
                     f"""CREATE UNLOGGED TABLE {t}_n AS
-                        SELECT {columns},
+                        SELECT {staged_columns},
                                CASE WHEN m.action IS NOT NULL THEN m.action
                                     WHEN m.match_id IS NULL THEN 'create' ELSE %s END AS action,
                                m.match_id,
