@@ -1,12 +1,14 @@
-"""Registrations with other apps: the home dashboard card and the demo seeder."""
+"""Registrations with other apps: the home dashboard card, the demo seeder and the person-merge
+hook (call targets and attempts move to the kept person)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
+from mobiliza.people.services import register_merge_hook
 from mobiliza.web.dashboard import Card, register_card
 from mobiliza.web.demo import register_demo_seeder
 
@@ -93,3 +95,12 @@ def _demo_people(organization: Organization) -> None:
 
 
 register_demo_seeder(_demo, order=300)
+
+
+def _merge(**kwargs: Any) -> dict[str, int]:
+    from mobiliza.calling.services import person_merge_calling
+
+    return person_merge_calling(**kwargs)
+
+
+register_merge_hook(_merge)

@@ -945,3 +945,57 @@ def list_preview(*, operation: CallOperation) -> dict[str, int]:
             )
         kept = kept.exclude(blocked)
     return {"in_list": people.count(), "with_phone": with_phone.count(), "targets": kept.count()}
+
+
+@transaction.atomic
+def person_merge_calling(*, keep: Person, other: Person) -> dict[str, int]:
+    """Move `other`'s call targets and attempts to `keep` before people merges them (registered
+    with `people.services.register_merge_hook`; `other` is deleted afterwards and its rows would
+    cascade away: the attempt log is append-only and must not lose a call).
+
+    A target of an operation `keep` is not in moves to `keep`. Where both are in the same
+    operation the targets merge into `keep`'s: every attempt moves to it, counters add up, the
+    latest status and attempt time win, and a finished target (done or removed) wins over one
+    still waiting in the queue unless that one is in an agent's hands right now."""
+    counts = {"calling.calltarget": 0, "calling.calltarget.merged": 0, "calling.callattempt": 0}
+    theirs = list(CallTarget.objects.select_for_update().filter(person=other).order_by("id"))
+    if theirs:
+        mine = {
+            t.operation_id: t
+            for t in CallTarget.objects.select_for_update().filter(
+                person=keep, operation_id__in=[t.operation_id for t in theirs]
+            )
+        }
+        for target in theirs:
+            twin = mine.get(target.operation_id)
+            if twin is None:
+                CallTarget.objects.filter(pk=target.pk).update(person=keep)
+                counts["calling.calltarget"] += 1
+                continue
+            CallAttempt.objects.filter(target=target).update(target=twin)
+            _merge_targets(twin, target)
+            CallTarget.objects.filter(pk=target.pk).delete()
+            counts["calling.calltarget.merged"] += 1
+    counts["calling.callattempt"] = CallAttempt.objects.filter(person=other).update(person=keep)
+    return {k: v for k, v in counts.items() if v}
+
+
+def _merge_targets(twin: CallTarget, gone: CallTarget) -> None:
+    """Fold `gone`'s counters and outcome into `twin` (same operation, same merged person)."""
+    twin.attempts += gone.attempts
+    counts = dict(twin.status_counts or {})
+    for key, n in (gone.status_counts or {}).items():
+        counts[key] = counts.get(key, 0) + n
+    twin.status_counts = counts
+    if gone.last_attempt_at and (
+        twin.last_attempt_at is None or gone.last_attempt_at > twin.last_attempt_at
+    ):
+        twin.last_attempt_at, twin.last_status_id = gone.last_attempt_at, gone.last_status_id
+    fields = ["attempts", "status_counts", "last_attempt_at", "last_status", "updated_at"]
+    if twin.state == S.READY and twin.held_by_id is None and gone.state != S.READY:
+        twin.state = gone.state
+        twin.removed_status_id, twin.removed_reason = gone.removed_status_id, gone.removed_reason
+        twin.callback_for_id = twin.callback_at = twin.callback_open_at = None
+        fields += ["state", "removed_status", "removed_reason", "callback_for"]
+        fields += ["callback_at", "callback_open_at"]
+    twin.save(update_fields=fields)

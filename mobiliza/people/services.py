@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError
@@ -904,6 +904,20 @@ def _move_other_apps_rows(
     return counts
 
 
+MergeHook = Callable[..., Mapping[str, int] | None]
+_MERGE_HOOKS: list[MergeHook] = []
+
+
+def register_merge_hook(hook: MergeHook) -> None:
+    """Let another app move its own rows when two people merge.
+
+    `hook(keep=…, other=…)` runs inside `person_merge`'s transaction, both people locked, before
+    the generic move of other apps' rows and before `other` is deleted (its rows would cascade
+    away with it). It may return counts ("calling.calltarget": 2) for the audit event."""
+    if hook not in _MERGE_HOOKS:
+        _MERGE_HOOKS.append(hook)
+
+
 @transaction.atomic
 def person_merge(
     *,
@@ -990,6 +1004,9 @@ def person_merge(
         SegmentMember,
         ConsentRecord,
     }
+    for hook in _MERGE_HOOKS:
+        for key, count in (hook(keep=keep, other=other) or {}).items():
+            moved[key] = moved.get(key, 0) + count
     moved.update(_move_other_apps_rows(keep, other, handled))
     other_id, other_repr = str(other.public_id), str(other)
     other_household = other.household_id
