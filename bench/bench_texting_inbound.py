@@ -36,7 +36,7 @@ from bench.common import (
     postgres_database,
 )
 from bench.http import gunicorn
-from bench.loadgen import cpu_seconds, post_request, run_load
+from bench.loadgen import cpu_calibration_ms, cpu_seconds, post_request, run_load
 
 MESSAGES = int(os.environ.get("BENCH_INBOUND_MESSAGES", "20000"))
 CONVERSATIONS = int(os.environ.get("BENCH_INBOUND_CONVERSATIONS", "5000"))
@@ -239,6 +239,7 @@ def main() -> None:
         http_errors=errors,
         http_statuses=load.statuses,
         p95_ms=round(sorted(load.latencies_ms)[int(len(load.latencies_ms) * 0.95)], 1),
+        cpu_calibration_ms=round(cpu_calibration_ms(), 1),
         server_cpu_ms_per_request=round(server_cpu * 1000 / len(requests), 3),
         db_cpu_ms_per_request=round(db_cpu * 1000 / len(requests), 3),
         client_cpu_ms_per_request=round(load.client_cpu_s * 1000 / len(requests), 3),

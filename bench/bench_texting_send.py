@@ -26,7 +26,7 @@ from bench.common import (
     postgres_database,
 )
 from bench.http import gunicorn, login_cookies
-from bench.loadgen import cpu_seconds, post_request, run_load
+from bench.loadgen import cpu_calibration_ms, cpu_seconds, post_request, run_load
 
 TEXTERS = int(os.environ.get("BENCH_TEXTERS_PARALLEL", "16"))
 PER_TEXTER = int(os.environ.get("BENCH_SENDS_PER_TEXTER", "150"))
@@ -173,6 +173,7 @@ def main() -> None:
         message_rows=rows,
         http_errors=len(errors),
         p95_ms=round(sorted(load.latencies_ms)[int(len(load.latencies_ms) * 0.95)], 1),
+        cpu_calibration_ms=round(cpu_calibration_ms(), 1),
         server_cpu_ms_per_click=round(server_cpu * 1000 / total, 3),
         db_cpu_ms_per_click=round(db_cpu * 1000 / total, 3),
         client_cpu_ms_per_click=round(load.client_cpu_s * 1000 / total, 3),

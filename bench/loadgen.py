@@ -58,6 +58,17 @@ def cpu_seconds(cmdline_contains: str) -> float:
     return total / tick
 
 
+def cpu_calibration_ms() -> float:
+    """CPU milliseconds of a fixed pure-Python loop in this process: how fast a CPU second is on
+    this machine right now (a busy, shared machine runs the same code slower), so the CPU-per-
+    request figures of two runs can be compared. About 200-300 ms on an idle 2 GHz core."""
+    start = time.process_time()
+    total = 0
+    for i in range(3_000_000):
+        total += i * i
+    return (time.process_time() - start) * 1000
+
+
 @dataclass
 class LoadOutcome:
     requests: int = 0
