@@ -140,11 +140,11 @@ def main() -> None:
             requests = list(unique)
             requests += rng.sample(unique, int(MESSAGES * DUPLICATES))
             rng.shuffle(requests)
-            raw = [
+            wire = [
                 post_request(port, path, params, {"X-Twilio-Signature": signature})
                 for signature, params in requests
             ]
-            chunks = [raw[i::CLIENTS] for i in range(CLIENTS)]
+            chunks = [wire[i::CLIENTS] for i in range(CLIENTS)]
             server_cpu = cpu_seconds(f"127.0.0.1:{port}")
             db_name = url.rsplit("/", 1)[1]
             db_cpu = cpu_seconds(db_name)

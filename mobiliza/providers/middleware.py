@@ -53,7 +53,7 @@ class WebhookFastPathMiddleware:
         # No LocaleMiddleware here: answer in the site's language, whatever a previous request
         # on this thread activated.
         translation.activate(settings.LANGUAGE_CODE)
-        connection.health_check_done = True
+        connection.health_check_done = True  # type: ignore[attr-defined]
         match = _resolve(request.path_info)
         request.resolver_match = match
         response: HttpResponse = match.func(request, *match.args, **match.kwargs)
