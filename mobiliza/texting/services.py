@@ -773,18 +773,13 @@ def message_send(
             return existing, False
     try:
         with transaction.atomic():
-            # One statement: the conversation's row lock (the send lease: opt_out_record and the
-            # outbox take it too) and whether its number opted out.
+            # The conversation's row lock is the send lease (opt_out_record and the outbox take
+            # it too). The opt-out is read by a *separate* statement after the lock: in READ
+            # COMMITTED a subquery in the locking statement would use the snapshot taken before
+            # waiting for the lock, and miss an opt-out committed meanwhile (the concurrency
+            # test caught it).
             locked = (
-                Conversation.objects.select_for_update(of=("self",))
-                .annotate(
-                    opted=Exists(
-                        OptOut.objects.filter(
-                            organization_id=OuterRef("organization_id"),
-                            phone_e164=OuterRef("phone_e164"),
-                        )
-                    )
-                )
+                Conversation.objects.select_for_update()
                 .only("id", "status", "sender_e164", "phone_e164", "organization_id")
                 .get(pk=conversation.pk)
             )
@@ -798,9 +793,7 @@ def message_send(
                     raise SendRefusedError(
                         _("This conversation has already started."), code="started"
                     )
-            if locked.opted:
-                raise SendRefusedError(_("This person opted out: no more texts."), code="opted_out")
-            send_check(conversation=conversation, now=now, opt_out_checked=True)
+            send_check(conversation=conversation, now=now)
             account_id, pool = _send_config(conversation.campaign)
             if not pool:
                 raise SendRefusedError(
@@ -1066,7 +1059,7 @@ def outbox_recover_sending(
                 sending_at__lt=now - stale_after,
             )
             if connection.features.has_select_for_update_skip_locked:
-                qs = qs.select_for_update(skip_locked=True)
+                qs = qs.select_for_update(skip_locked=True, of=("self",))
             message = qs.select_related("provider_account").first()
             if message is None or message.provider_account is None or message.sending_at is None:
                 continue
