@@ -491,21 +491,49 @@ def call_webhook_handle(event: WebhookEvent, account: ProviderAccount, _provider
     sid = update.provider_call_id
     if not sid:
         return WebhookEvent.Outcome.IGNORED.value
-    calls = PlacedCall.objects.select_for_update().filter(account=account)
+    calls = PlacedCall.objects.select_for_update().filter(account=account).order_by()
     call = None
     if update.parent_call_id:
-        call = calls.filter(agent_call_id=update.parent_call_id).first()
+        call = next(iter(calls.filter(agent_call_id=update.parent_call_id)[:1]), None)
     else:
-        call = calls.filter(agent_call_id=sid).first()
+        call = next(iter(calls.filter(agent_call_id=sid)[:1]), None)
         if call is None:
-            call = calls.filter(person_call_id=sid).exclude(person_call_id="").first()
+            call = next(iter(calls.filter(person_call_id=sid).exclude(person_call_id="")[:1]), None)
     if call is None:
         return WebhookEvent.Outcome.UNMATCHED.value
+    before = {name: getattr(call, name) for name in _HANDLED_FIELDS}
     if update.parent_call_id or (call.person_call_id and call.person_call_id == sid):
         _person_leg(call, update)
     else:
         _agent_leg(call, update)
+    changed = [name for name in _HANDLED_FIELDS if getattr(call, name) != before[name]]
+    if changed:  # a stale or repeated callback changes nothing and writes nothing
+        call.save(update_fields=[*changed, "updated_at"])
     return WebhookEvent.Outcome.PROCESSED.value
+
+
+# What the callback handlers may change on a call (saved only when changed).
+_HANDLED_FIELDS = (
+    "person_call_id",
+    "stage",
+    "agent_event",
+    "agent_rank",
+    "person_event",
+    "person_rank",
+    "answered_by",
+    "failure_reason",
+    "error_code",
+    "auto_status",
+    "end_reason",
+    "answered_at",
+    "ended_at",
+    "agent_duration_seconds",
+    "person_duration_seconds",
+    "price",
+    "price_source",
+    "result_recorded",
+    "result_note",
+)
 
 
 def _agent_leg(call: PlacedCall, update: CallUpdate) -> None:
@@ -526,7 +554,6 @@ def _agent_leg(call: PlacedCall, update: CallUpdate) -> None:
             call.ended_at = call.ended_at or now
             _advance(call, Stage.ENDED)
         _set_price(call)
-    call.save()
 
 
 def _person_leg(call: PlacedCall, update: CallUpdate) -> None:
@@ -538,11 +565,9 @@ def _person_leg(call: PlacedCall, update: CallUpdate) -> None:
     if update.amd:
         if machine and call.machine_detection and call.person_rank < 4:
             _hang_up_later(call)
-        call.save()
         return
     rank = EVENT_RANK[update.event]
     if rank <= call.person_rank:
-        call.save()
         return
     call.person_event, call.person_rank = update.event.value, rank
     now = timezone.now()
@@ -569,7 +594,6 @@ def _person_leg(call: PlacedCall, update: CallUpdate) -> None:
         _set_price(call)
         if call.auto_status:
             _record_auto_result(call)
-    call.save()
 
 
 def _set_price(call: PlacedCall) -> None:
