@@ -453,19 +453,11 @@ WITH held AS (
      ORDER BY available_at, id
      LIMIT 1
        FOR UPDATE SKIP LOCKED
-), free AS (
-    SELECT id, false AS reused
-      FROM calling_calltarget
-     WHERE operation_id = %(op)s AND state = 'ready' AND available_at <= %(now)s
-       AND time_zone = ANY(%(zones)s)
-       AND (callback_for_id IS NULL OR callback_open_at <= %(now)s)
-     ORDER BY priority, available_at, id
-     LIMIT 1
-       FOR UPDATE SKIP LOCKED
-), pick AS (
+), {free}
+pick AS (
     (SELECT id, reused FROM held)
     UNION ALL (SELECT id, reused FROM my_callback)
-    UNION ALL (SELECT id, reused FROM free)
+    {pick_free}
     LIMIT 1
 )
 UPDATE calling_calltarget t
@@ -475,17 +467,43 @@ UPDATE calling_calltarget t
  WHERE t.id = pick.id AND p.id = t.person_id
 RETURNING pick.reused, {target}, {person}
 """
+# One branch per priority (callback, recycled, fresh), each a tight range of the queue index
+# (operation, state, priority, available_at, id) ending at `available_at <= now`: a single
+# `ORDER BY priority, available_at, id` scan would step over every callback and recycled target
+# still waiting (their available_at in the future) on each claim.
+_FREE_SQL = """free{p} AS (
+    SELECT id, false AS reused
+      FROM calling_calltarget
+     WHERE operation_id = %(op)s AND state = 'ready' AND priority = {p}
+       AND available_at <= %(now)s AND time_zone = ANY(%(zones)s)
+       AND (callback_for_id IS NULL OR callback_open_at <= %(now)s)
+     ORDER BY available_at, id
+     LIMIT 1
+       FOR UPDATE SKIP LOCKED
+),"""
 _CLAIM_SQL_READY = ""
+
+
+def _claim_statement() -> str:
+    """The claim statement with its column lists and per-priority branches filled in."""
+    global _CLAIM_SQL_READY
+    if not _CLAIM_SQL_READY:
+        priorities = sorted(CallTarget.Priority.values)
+        _CLAIM_SQL_READY = (
+            _CLAIM_SQL.replace("{target}", model_columns(CallTarget, "t"))
+            .replace("{person}", model_columns(Person, "p"))
+            .replace("{free}", "\n".join(_FREE_SQL.replace("{p}", str(p)) for p in priorities))
+            .replace(
+                "{pick_free}",
+                "\n    ".join(f"UNION ALL (SELECT id, reused FROM free{p})" for p in priorities),  # noqa: S608
+            )
+        )
+    return _CLAIM_SQL_READY
 
 
 def _claim_sql(
     operation: CallOperation, agent: Membership, zones: list[str], now: dt.datetime
 ) -> Claim | None:
-    global _CLAIM_SQL_READY
-    if not _CLAIM_SQL_READY:
-        _CLAIM_SQL_READY = _CLAIM_SQL.replace("{target}", model_columns(CallTarget, "t")).replace(
-            "{person}", model_columns(Person, "p")
-        )
     params = {
         "agent": agent.pk,
         "now": now,
@@ -495,7 +513,7 @@ def _claim_sql(
     }
     n = len(CallTarget._meta.concrete_fields)
     for _attempt in range(MAX_BLOCKED_PER_CLAIM):
-        row = hot_fetchone(_CLAIM_SQL_READY, params)
+        row = hot_fetchone(_claim_statement(), params)
         if row is None:
             return None
         target: CallTarget = model_from_row(CallTarget, row[1 : n + 1])
