@@ -39,5 +39,16 @@ BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "mobiliza.providers.tasks.simulator_tick_task",
         "schedule": 5.0,
     },
+    # Software-placed calls take the price the provider reports (Twilio prices a call shortly
+    # after it ends); until then they carry the organization's rate.
+    "telephony-call-prices": {
+        "task": "telephony.call_prices_refresh",
+        "schedule": 600.0,
+    },
+    # Retention: uploaded import files of jobs untouched for 7 days (error reports are kept).
+    "people-import-uploads-purge": {
+        "task": "people.import_uploads_purge",
+        "schedule": 86400.0,
+    },
 }
 app.conf.beat_schedule = BEAT_SCHEDULE

@@ -246,6 +246,37 @@ def placed_call_price_refresh(*, call: PlacedCall) -> PlacedCall:
     return call
 
 
+def placed_call_prices_refresh(
+    *,
+    now: dt.datetime | None = None,
+    settle: dt.timedelta = dt.timedelta(minutes=2),
+    window: dt.timedelta = dt.timedelta(days=2),
+    limit: int = 500,
+) -> int:
+    """The periodic price pass (beat: `telephony-call-prices`): ended calls of the last `window`
+    on real provider accounts, still priced at the organization's rate, ask the provider what it
+    charged. `settle` leaves the provider time to price a call that just ended. Returns how many
+    calls now carry the provider's price."""
+    now = now or timezone.now()
+    calls = (
+        PlacedCall.objects.filter(
+            stage=PlacedCall.Stage.ENDED,
+            ended_at__gte=now - window,
+            ended_at__lte=now - settle,
+            account__kind=ProviderAccount.Kind.TWILIO,
+        )
+        .exclude(price_source=PlacedCall.PriceSource.PROVIDER)
+        .exclude(agent_call_id="")
+        .select_related("account", "organization")
+        .order_by("ended_at", "id")[:limit]
+    )
+    refreshed = 0
+    for call in calls:
+        if placed_call_price_refresh(call=call).price_source == PlacedCall.PriceSource.PROVIDER:
+            refreshed += 1
+    return refreshed
+
+
 # --- the agent's phone ---------------------------------------------------------------------------
 def _code_hash(phone: AgentPhone, code: str) -> str:
     key = settings.SECRET_KEY.encode()
