@@ -39,6 +39,11 @@ BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "mobiliza.providers.tasks.simulator_tick_task",
         "schedule": 5.0,
     },
+    # Call callbacks that arrived before their call id was saved (the eager ticker's hook).
+    "telephony-reprocess-unmatched-calls": {
+        "task": "telephony.calls_reprocess_unmatched",
+        "schedule": 30.0,
+    },
     # Software-placed calls take the price the provider reports (Twilio prices a call shortly
     # after it ends); until then they carry the organization's rate.
     "telephony-call-prices": {

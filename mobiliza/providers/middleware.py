@@ -29,6 +29,7 @@ from django.utils import translation
 # path prefix → (where that URLconf is mounted, the URLconf)
 FAST_PATHS: dict[str, tuple[str, str]] = {
     "/webhooks/sms/": ("/webhooks", "mobiliza.providers.urls"),
+    "/webhooks/voice/": ("/webhooks/voice", "mobiliza.telephony.webhook_urls"),
 }
 _PREFIXES = tuple(FAST_PATHS)
 

@@ -10,3 +10,10 @@ def call_prices_refresh_task() -> int:
     from mobiliza.telephony.services import placed_call_prices_refresh
 
     return placed_call_prices_refresh()
+
+
+@shared_task(name="telephony.calls_reprocess_unmatched")
+def calls_reprocess_unmatched_task() -> int:
+    from mobiliza.telephony.services import calls_reprocess_unmatched
+
+    return calls_reprocess_unmatched()

@@ -180,3 +180,16 @@ def test_org_a_webhook_cannot_touch_org_b_calls(org: Any, other_org: Any, client
     call_b.refresh_from_db()
     assert call_b.stage == PlacedCall.Stage.CALLING_AGENT and call_b.person_call_id == ""
     assert not CallAttempt.objects.exists()
+
+
+def test_call_callbacks_take_the_webhook_fast_path(org: Any, client: Client) -> None:
+    """No session, CSRF or organization middleware for carriers' callbacks (the ingestion rate)."""
+    account, call = placed_call(org)
+    client.cookies["sessionid"] = "whatever"
+    response = post(client, account, person("ringing"))
+    assert response.status_code == 204
+    assert "Set-Cookie" not in response.headers and "Cookie" not in response.get("Vary", "")
+    assert response["X-Request-Id"]  # still logged
+    call.refresh_from_db()
+    assert call.stage == PlacedCall.Stage.RINGING
+    assert client.post("/webhooks/voice/x/nowhere/").status_code == 404
