@@ -729,6 +729,71 @@ def send_check(
         )
 
 
+# The click's fixed statements, as prepared statements on PostgreSQL (`core.sql`): the ORM's
+# compilation of these four cost more CPU than PostgreSQL spends running them.
+def _hot(sql: str, params: list[Any], *, fetch: bool = True) -> tuple[Any, ...] | None:
+    from mobiliza.core.sql import prepared_fetchone
+
+    return prepared_fetchone(sql, params, fetch=fetch)
+
+
+def _when(value: dt.datetime) -> Any:
+    from django.db import connection
+
+    return connection.ops.adapt_datetimefield_value(value)
+
+
+def _lock_conversation(conversation: Conversation) -> Conversation:
+    """The send lease: the conversation's row, locked (FOR UPDATE where the database has it)."""
+    from django.db import connection
+
+    sql = (
+        "SELECT id, status, sender_e164, phone_e164, organization_id FROM texting_conversation"
+        " WHERE id = %s"
+    )
+    if connection.features.has_select_for_update:
+        sql += " FOR UPDATE"
+    row = _hot(sql, [conversation.pk])
+    if row is None:
+        raise Conversation.DoesNotExist
+    return Conversation(
+        id=row[0], status=row[1], sender_e164=row[2], phone_e164=row[3], organization_id=row[4]
+    )
+
+
+def _opted_out(conversation: Conversation) -> bool:
+    """Read as its own statement after the lock (see `message_send`)."""
+    row = _hot(
+        "SELECT 1 FROM texting_optout WHERE organization_id = %s AND phone_e164 = %s LIMIT 1",
+        [conversation.organization_id, conversation.phone_e164],
+    )
+    return row is not None
+
+
+def _insert_message(message: Message) -> None:
+    """`message.save(force_insert=True)` as one prepared INSERT … RETURNING id (Message has no
+    save() override and no signal receivers; fields' pre_save (auto_now) and adaptation kept)."""
+    from django.db import connection
+
+    fields = [f for f in Message._meta.concrete_fields if not f.primary_key]
+    values = [f.get_db_prep_save(f.pre_save(message, True), connection) for f in fields]
+    sql = _MESSAGE_INSERT.get(connection.vendor)
+    if sql is None:
+        cols = ", ".join(f'"{f.column}"' for f in fields)
+        marks = ", ".join(["%s"] * len(fields))
+        sql = _MESSAGE_INSERT[connection.vendor] = (
+            f'INSERT INTO "texting_message" ({cols}) VALUES ({marks}) RETURNING "id"'  # noqa: S608 - names from the model
+        )
+    row = _hot(sql, values)
+    assert row is not None
+    message.pk = row[0]
+    message._state.adding = False
+    message._state.db = connection.alias
+
+
+_MESSAGE_INSERT: dict[str, str] = {}
+
+
 def message_send(
     *,
     conversation: Conversation,
@@ -778,11 +843,7 @@ def message_send(
             # COMMITTED a subquery in the locking statement would use the snapshot taken before
             # waiting for the lock, and miss an opt-out committed meanwhile (the concurrency
             # test caught it).
-            locked = (
-                Conversation.objects.select_for_update()
-                .only("id", "status", "sender_e164", "phone_e164", "organization_id")
-                .get(pk=conversation.pk)
-            )
+            locked = _lock_conversation(conversation)
             if first and locked.status != Conversation.Status.NEW:
                 found = Message.objects.filter(
                     organization_id=conversation.organization_id, idempotency_key=key
@@ -793,7 +854,13 @@ def message_send(
                     raise SendRefusedError(
                         _("This conversation has already started."), code="started"
                     )
-            send_check(conversation=conversation, now=now)
+            # the opt-out read after the lock (prepared); when it finds one, send_check reads
+            # it again and refuses with its usual message and order of checks
+            send_check(
+                conversation=conversation,
+                now=now,
+                opt_out_checked=not _opted_out(conversation),
+            )
             account_id, pool = _send_config(conversation.campaign)
             if not pool:
                 raise SendRefusedError(
@@ -837,7 +904,7 @@ def message_send(
                     message.attempts = 1
                     message.sent_at = timezone.now()
                     message.next_attempt_at = None
-            message.save(force_insert=True)
+            _insert_message(message)
             new_status = (
                 Conversation.Status.WAITING
                 if first or locked.status == Conversation.Status.WAITING
@@ -845,12 +912,18 @@ def message_send(
             )
             if locked.status in (Conversation.Status.CLOSED,):
                 new_status = Conversation.Status.REPLIED
-            Conversation.objects.filter(pk=conversation.pk).update(
-                status=new_status,
-                sender_e164=sender,
-                last_outbound_at=now,
-                last_delivery_status=Message.Status.QUEUED,
-                updated_at=now,
+            _hot(
+                "UPDATE texting_conversation SET status = %s, sender_e164 = %s,"
+                " last_outbound_at = %s, last_delivery_status = %s, updated_at = %s WHERE id = %s",
+                [
+                    str(new_status),
+                    sender,
+                    _when(now),
+                    str(Message.Status.QUEUED),
+                    _when(now),
+                    conversation.pk,
+                ],
+                fetch=False,
             )
             conversation.status = new_status
             conversation.sender_e164 = sender
