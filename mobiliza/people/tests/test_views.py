@@ -75,6 +75,12 @@ def test_search_by_name_phone_email(organizer_client: Any, org: Any, other_org: 
     assert search("912 345 678") == {bea.public_id.hex}  # normalized like the stored number
     assert search("+351912345678") == {bea.public_id.hex}
     assert search("zzz") == set()
+    assert search("ANA@") == {ana.public_id.hex}  # an email's start, whatever the case
+    dan = PersonFactory(organization=org, first_name="Dan", last_name="Reis", external_id="NC123")
+    eva = PersonFactory(organization=org, first_name="Eva", last_name="Reis", voter_id="V-998")
+    assert search("NC123") == {dan.public_id.hex}  # a word with digits is an id
+    assert search("V-998") == {eva.public_id.hex}
+    assert search("reis") == {dan.public_id.hex, eva.public_id.hex}
 
 
 def test_keyset_pages_have_no_duplicates_no_gaps_and_survive_inserts(org: Any) -> None:
