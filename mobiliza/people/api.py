@@ -340,8 +340,10 @@ def _segment_out(s: Segment) -> SegmentOut:
     )
 
 
-def _page(qs: Any, after: str, size: int) -> PeoplePageOut:
-    page = selectors.people_page(queryset=_prefetched(qs), after=after, size=size)
+def _page(qs: Any, after: str, size: int, *, selective: bool = False) -> PeoplePageOut:
+    page = selectors.people_page(
+        queryset=_prefetched(qs), after=after, size=size, selective=selective
+    )
     return PeoplePageOut(items=[_person_out(p) for p in page.people], next=page.next_cursor)
 
 
@@ -368,7 +370,7 @@ def people_list(
             search=q,
             segment=seg,
         )
-        return _page(qs, after, size)
+        return _page(qs, after, size, selective=bool(q.strip()))
     except ValidationError as exc:
         raise unprocessable(exc) from None
 

@@ -151,7 +151,9 @@ def _people_page(
                 search=search,
                 definition=definition,
             )
-        page = selectors.people_page(queryset=qs, after=request.GET.get("after", ""))
+        page = selectors.people_page(
+            queryset=qs, after=request.GET.get("after", ""), selective=bool(search)
+        )
     except ValidationError as exc:
         error = " ".join(exc.messages)
         page = selectors.PeoplePage(people=[], next_cursor=None)

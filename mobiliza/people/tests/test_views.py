@@ -113,6 +113,32 @@ def test_keyset_pages_have_no_duplicates_no_gaps_and_survive_inserts(org: Any) -
     assert len(seen) == len(set(seen)) == len(people)
 
 
+def test_search_pages_sort_matches_in_the_same_name_order(org: Any) -> None:
+    """A search sorts its matches (`selective`) instead of walking the name index: same order,
+    same pages, same cursors as the plain path."""
+    for last in ["Silva", "Santos", "Sousa", "Alves", "silva", "Sá", "Simões"]:
+        for first in ["Ana", "Sara", "Bruno", "Sílvia"]:
+            PersonFactory(organization=org, last_name=last, first_name=first)
+
+    def pages(selective: bool) -> list[list[int]]:
+        out, after = [], ""
+        while True:
+            page = people_page(
+                queryset=people_queryset(organization=org, list="contacts", search="s"),
+                after=after,
+                size=5,
+                selective=selective,
+            )
+            out.append([p.id for p in page.people])
+            if not page.next_cursor:
+                return out
+            after = page.next_cursor
+
+    plain, sorted_matches = pages(False), pages(True)
+    assert sorted_matches == plain
+    assert sum(len(p) for p in plain) == 6 * 4 + 2  # every S… last name, and Sara/Sílvia Alves
+
+
 def test_garbage_cursor_is_the_first_page(organizer_client: Any, org: Any) -> None:
     PersonFactory(organization=org, last_name="A")
     response = organizer_client.get(reverse("people:list"), {"after": "%%%not-base64"})
