@@ -17,7 +17,6 @@ from the same number of parallel connections, in the same run.
 from __future__ import annotations
 
 import http.client
-import json
 import os
 import random
 import threading
@@ -26,7 +25,14 @@ import uuid
 from typing import Any
 from urllib.parse import urlencode
 
-from bench.common import django_setup, emit, migrate, postgres_available, postgres_database
+from bench.common import (
+    django_setup,
+    emit,
+    migrate,
+    postgres_available,
+    postgres_database,
+    raw_webhook_insert_seconds,
+)
 from bench.http import gunicorn
 
 CALLS = int(os.environ.get("BENCH_TEL_CALLS", "2000"))
@@ -308,30 +314,10 @@ def main() -> None:
             WebhookEvent.objects.values_list("outcome").annotate(n=Count("id")).order_by()
         )
 
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "CREATE TABLE bench_raw (id bigserial primary key, provider_id varchar(64),"
-                " payload jsonb, received_at timestamptz default now())"
-            )
         connection.close()
-        import psycopg
-
-        def raw(chunk: list[tuple[str, dict[str, str]]]) -> None:
-            with psycopg.connect(url, autocommit=True) as conn:
-                for _sig, params in chunk:
-                    conn.execute(
-                        "INSERT INTO bench_raw (provider_id, payload) VALUES (%s, %s)",
-                        [params["CallSid"], json.dumps(params)],
-                    )
-
-        raw_chunks = [unique[i::CLIENTS] for i in range(CLIENTS)]
-        threads = [threading.Thread(target=raw, args=(c,)) for c in raw_chunks]
-        start = time.perf_counter()
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        reference_seconds = time.perf_counter() - start
+        reference_seconds = raw_webhook_insert_seconds(
+            url, unique, id_key="CallSid", clients=CLIENTS
+        )
     n = len(unique)
     rate = n / seconds
     ok = (

@@ -20,7 +20,6 @@ from the same number of parallel connections, in the same run.
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import threading
@@ -34,6 +33,7 @@ from bench.common import (
     migrate,
     postgres_available,
     postgres_database,
+    raw_webhook_insert_seconds,
 )
 from bench.http import gunicorn
 from bench.loadgen import cpu_calibration_ms, cpu_seconds, post_request, run_load
@@ -190,30 +190,10 @@ def main() -> None:
         deliveries = WebhookEvent.objects.aggregate(n=Sum("deliveries"))["n"] or 0
         processed = WebhookEvent.objects.filter(outcome="processed").count()
 
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "CREATE TABLE bench_raw (id bigserial primary key, provider_id varchar(64),"
-                " payload jsonb, received_at timestamptz default now())"
-            )
         connection.close()
-        import psycopg
-
-        def raw(chunk: list[tuple[str, dict[str, str]]]) -> None:
-            with psycopg.connect(url, autocommit=True) as conn:
-                for _sig, params in chunk:
-                    conn.execute(
-                        "INSERT INTO bench_raw (provider_id, payload) VALUES (%s, %s)",
-                        [params["MessageSid"], json.dumps(params)],
-                    )
-
-        raw_chunks = [unique[i::CLIENTS] for i in range(CLIENTS)]
-        threads = [threading.Thread(target=raw, args=(c,)) for c in raw_chunks]
-        start = time.perf_counter()
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        reference_seconds = time.perf_counter() - start
+        reference_seconds = raw_webhook_insert_seconds(
+            url, unique, id_key="MessageSid", clients=CLIENTS
+        )
     rate = MESSAGES / seconds
     ok = (
         errors == 0

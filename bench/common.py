@@ -147,3 +147,38 @@ def peak_rss_mb() -> float:
     import resource
 
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def raw_webhook_insert_seconds(
+    url: str, payloads: list[tuple[str, dict[str, str]]], *, id_key: str, clients: int
+) -> float:
+    """The raw reference of the webhook benchmarks: the same payloads inserted one row each
+    (autocommit, `clients` psycopg connections in threads) into a bare table. Returns seconds."""
+    import json
+    import threading
+
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(
+            "CREATE TABLE bench_raw (id bigserial primary key, provider_id varchar(64),"
+            " payload jsonb, received_at timestamptz default now())"
+        )
+
+    def insert(chunk: list[tuple[str, dict[str, str]]]) -> None:
+        with psycopg.connect(url, autocommit=True) as conn:
+            for _signature, params in chunk:
+                conn.execute(
+                    "INSERT INTO bench_raw (provider_id, payload) VALUES (%s, %s)",
+                    [params[id_key], json.dumps(params)],
+                )
+
+    threads = [
+        threading.Thread(target=insert, args=(payloads[i::clients],)) for i in range(clients)
+    ]
+    start = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return time.perf_counter() - start
