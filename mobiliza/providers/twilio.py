@@ -7,8 +7,9 @@ everything the SDK does to build requests and parse responses still runs.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Collection, Iterator, Mapping
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
 
 from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http import HttpClient
@@ -110,7 +111,30 @@ def validate_signature(*, token: str, url: str, params: Mapping[str, str], signa
     return bool(validator.validate(url, values, signature))
 
 
-class TwilioProvider:
+@contextmanager
+def provider_errors(invalid_number_codes: Collection[str] = ()) -> Iterator[None]:
+    """Twilio's exceptions as `ProviderError`: a refusal classified by its HTTP status and code
+    (`invalid_number_codes` add the codes of the caller's own API that mean "not a number"),
+    network trouble as transient (retry later)."""
+    try:
+        yield
+    except TwilioRestException as exc:
+        code = str(exc.code or "")
+        if code in invalid_number_codes:
+            error_class = ErrorClass.INVALID_NUMBER
+        else:
+            error_class = classify_error(http_status=exc.status, code=code)
+        raise ProviderError(
+            str(exc.msg or exc), error_class=error_class, code=code or str(exc.status)
+        ) from exc
+    except (TwilioException, OSError) as exc:
+        raise ProviderError(str(exc), error_class=ErrorClass.TRANSIENT) from exc
+
+
+class TwilioAccountClient:
+    """One organization's Twilio account: its decrypted token and an SDK client over the network
+    edge (`http_client_factory`, which tests replace). Messaging and voice both build on it."""
+
     kind = "twilio"
 
     def __init__(self, account: ProviderAccount, http_client: HttpClient | None = None) -> None:
@@ -123,6 +147,21 @@ class TwilioProvider:
     def _client(self) -> Client:
         return Client(self.account.account_sid, self.token, http_client=self._http_client)
 
+
+def _send_result(message: Any, *, price: str = "") -> SendResult:
+    try:
+        segments = int(message.num_segments or 1)
+    except (TypeError, ValueError):
+        segments = 1
+    return SendResult(
+        provider_message_id=str(message.sid),
+        status=map_status(str(message.status or "")),
+        segments=segments,
+        price=price,
+    )
+
+
+class TwilioProvider(TwilioAccountClient):
     def send_sms(
         self, *, from_number: str, to_number: str, body: str, status_callback: str
     ) -> SendResult:
@@ -131,27 +170,9 @@ class TwilioProvider:
             kwargs["messaging_service_sid"] = self.account.messaging_service_sid
         else:
             kwargs["from_"] = from_number
-        try:
+        with provider_errors():
             message = self._client().messages.create(**kwargs)
-        except TwilioRestException as exc:
-            code = str(exc.code or "")
-            raise ProviderError(
-                str(exc.msg or exc),
-                error_class=classify_error(http_status=exc.status, code=code),
-                code=code or str(exc.status),
-            ) from exc
-        except (TwilioException, OSError) as exc:  # network trouble: retry later
-            raise ProviderError(str(exc), error_class=ErrorClass.TRANSIENT) from exc
-        try:
-            segments = int(message.num_segments or 1)
-        except (TypeError, ValueError):
-            segments = 1
-        return SendResult(
-            provider_message_id=str(message.sid),
-            status=map_status(str(message.status or "")),
-            segments=segments,
-            price=str(message.price or ""),
-        )
+        return _send_result(message, price=str(message.price or ""))
 
     def find_sent(
         self, *, from_number: str, to_number: str, body: str, since: dt.datetime
@@ -160,29 +181,13 @@ class TwilioProvider:
         `since`, if any: how the outbox learns whether a send interrupted by a crash went out
         (Twilio has no idempotency key for messages). Raises ProviderError when Twilio cannot be
         asked (the outbox then asks again later, never resends blind)."""
-        try:
+        with provider_errors():
             found = self._client().messages.list(to=to_number, from_=from_number, limit=50)
-        except TwilioRestException as exc:
-            raise ProviderError(
-                str(exc.msg or exc),
-                error_class=classify_error(http_status=exc.status, code=str(exc.code or "")),
-                code=str(exc.code or exc.status),
-            ) from exc
-        except (TwilioException, OSError) as exc:
-            raise ProviderError(str(exc), error_class=ErrorClass.TRANSIENT) from exc
         for message in found:
             created = message.date_created
             if (message.body or "") != body or (created is not None and created < since):
                 continue
-            try:
-                segments = int(message.num_segments or 1)
-            except (TypeError, ValueError):
-                segments = 1
-            return SendResult(
-                provider_message_id=str(message.sid),
-                status=map_status(str(message.status or "")),
-                segments=segments,
-            )
+            return _send_result(message)
         return None
 
     def check_connection(self) -> ConnectionCheck:

@@ -14,9 +14,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from twilio.base.exceptions import TwilioException, TwilioRestException
-from twilio.http import HttpClient
-from twilio.rest import Client
 from twilio.twiml.voice_response import VoiceResponse
 
 from mobiliza.calling.providers.base import (
@@ -28,11 +25,9 @@ from mobiliza.calling.providers.base import (
     PlacedCallResult,
 )
 from mobiliza.providers import twilio as twilio_sms
-from mobiliza.providers.base import ErrorClass, ProviderError
-from mobiliza.providers.crypto import decrypt
 
 if TYPE_CHECKING:
-    from mobiliza.providers.models import ProviderAccount
+    pass
 
 # Twilio's CallStatus values (https://www.twilio.com/docs/voice/api/call-resource#call-status-values)
 CALL_STATUS: dict[str, CallEvent] = {
@@ -136,32 +131,11 @@ def bridge_twiml(bridge: Bridge) -> str:
     return str(response)
 
 
-def _provider_error(exc: TwilioRestException) -> ProviderError:
-    code = str(exc.code or "")
-    if code in INVALID_NUMBER_CODES:
-        error_class = ErrorClass.INVALID_NUMBER
-    else:
-        error_class = twilio_sms.classify_error(http_status=exc.status, code=code)
-    return ProviderError(str(exc.msg or exc), error_class=error_class, code=code or str(exc.status))
-
-
-class TwilioVoice:
-    kind = "twilio"
-
-    def __init__(self, account: ProviderAccount, http_client: HttpClient | None = None) -> None:
-        self.account = account
-        self.token = decrypt(account.auth_token_encrypted)
-        if http_client is None and twilio_sms.http_client_factory is not None:
-            http_client = twilio_sms.http_client_factory()
-        self._http_client = http_client
-
-    def _client(self) -> Client:
-        return Client(self.account.account_sid, self.token, http_client=self._http_client)
-
+class TwilioVoice(twilio_sms.TwilioAccountClient):
     def place_call(
         self, *, to_e164: str, from_e164: str, status_callback: str, bridge: Bridge
     ) -> PlacedCallResult:
-        try:
+        with twilio_sms.provider_errors(INVALID_NUMBER_CODES):
             call = self._client().calls.create(
                 to=to_e164,
                 from_=from_e164,
@@ -171,29 +145,17 @@ class TwilioVoice:
                 status_callback_method="POST",
                 timeout=bridge.timeout_seconds,
             )
-        except TwilioRestException as exc:
-            raise _provider_error(exc) from exc
-        except (TwilioException, OSError) as exc:
-            raise ProviderError(str(exc), error_class=ErrorClass.TRANSIENT) from exc
         return PlacedCallResult(
             provider_call_id=str(call.sid), event=map_call_status(str(call.status or ""))
         )
 
     def hang_up(self, provider_call_id: str) -> None:
-        try:
+        with twilio_sms.provider_errors(INVALID_NUMBER_CODES):
             self._client().calls(provider_call_id).update(status="completed")
-        except TwilioRestException as exc:
-            raise _provider_error(exc) from exc
-        except (TwilioException, OSError) as exc:
-            raise ProviderError(str(exc), error_class=ErrorClass.TRANSIENT) from exc
 
     def fetch_call(self, provider_call_id: str) -> CallState:
-        try:
+        with twilio_sms.provider_errors(INVALID_NUMBER_CODES):
             call = self._client().calls(provider_call_id).fetch()
-        except TwilioRestException as exc:
-            raise _provider_error(exc) from exc
-        except (TwilioException, OSError) as exc:
-            raise ProviderError(str(exc), error_class=ErrorClass.TRANSIENT) from exc
         price = str(call.price or "").lstrip("-")  # Twilio reports charges as negative amounts
         return CallState(
             provider_call_id=str(call.sid),
