@@ -58,17 +58,24 @@ def operation_config(operation: CallOperation) -> OperationConfig:
     return found
 
 
+def _cached_status(
+    cache: dict[Any, CallStatus], cache_key: Any, **lookup: Any
+) -> CallStatus | None:
+    found = cache.get(cache_key)
+    if found is None:
+        found = CallStatus.objects.filter(**lookup).first()
+        if found is not None:
+            if len(cache) >= MAX_ENTRIES * 8:
+                cache.clear()
+            cache[cache_key] = found
+    return found
+
+
 def status_by_key(*, organization: Organization, key: str) -> CallStatus | None:
     # Keyed by the organization's public UUID: integer ids can be reused (SQLite test rollbacks).
-    cache_key = (str(organization.public_id), key)
-    found = _STATUSES.get(cache_key)
-    if found is None:
-        found = CallStatus.objects.filter(organization=organization, key=key).first()
-        if found is not None:
-            if len(_STATUSES) >= MAX_ENTRIES * 8:
-                _STATUSES.clear()
-            _STATUSES[cache_key] = found
-    return found
+    return _cached_status(
+        _STATUSES, (str(organization.public_id), key), organization=organization, key=key
+    )
 
 
 _STATUSES_BY_ID: dict[tuple[str, int], CallStatus] = {}
@@ -76,15 +83,9 @@ _STATUSES_BY_ID: dict[tuple[str, int], CallStatus] = {}
 
 def status_by_id(*, organization: Organization, pk: int) -> CallStatus | None:
     """A status of the organization by id (the last status shown on a target's card)."""
-    cache_key = (str(organization.public_id), pk)
-    found = _STATUSES_BY_ID.get(cache_key)
-    if found is None:
-        found = CallStatus.objects.filter(organization=organization, pk=pk).first()
-        if found is not None:
-            if len(_STATUSES_BY_ID) >= MAX_ENTRIES * 8:
-                _STATUSES_BY_ID.clear()
-            _STATUSES_BY_ID[cache_key] = found
-    return found
+    return _cached_status(
+        _STATUSES_BY_ID, (str(organization.public_id), pk), organization=organization, pk=pk
+    )
 
 
 def operation_touch(operation: CallOperation) -> None:
