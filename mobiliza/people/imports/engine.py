@@ -166,6 +166,7 @@ class _Stage:
     def __init__(self, job_pk: int, kind: str) -> None:
         base = f"imp_stage_{int(job_pk)}"
         self.main, self.phones, self.tags = f"{base}_m", f"{base}_ph", f"{base}_tg"
+        self.ids = f"{base}_ids"  # (row_num, person_id) of the new people, made in phase 2
         self.kind = kind
 
     def create(self) -> None:
@@ -186,7 +187,7 @@ class _Stage:
 
     def drop(self) -> None:
         with connection.cursor() as cur:
-            for name in (self.main, self.phones, self.tags):
+            for name in (self.main, self.phones, self.tags, self.ids):
                 cur.execute(f"DROP TABLE IF EXISTS {name}")
 
     def write(self, out: ChunkOut) -> None:
@@ -379,7 +380,8 @@ def _match(cur: Any, table: str, key: str, org_id: int, person_list: str) -> Non
 def _insert_columns(
     org_id: int, person_list: str, org_tz: str, now: Any, *, bulk: bool = False
 ) -> tuple[list[str], list[str], list[Any]]:
-    """Person columns, the SELECT expressions over staging alias `s` / household `h`, params.
+    """Person columns, the SELECT expressions over staging alias `s` / new ids `i` / household
+    `h`, params.
     In bulk mode the public id index is built afterwards by sorting: a plain random UUID (one
     function call) instead of the time-ordered one (eight)."""
     columns: list[str] = []
@@ -390,7 +392,7 @@ def _insert_columns(
         col = str(f.column)
         if col == "id":
             columns.append(col)
-            exprs.append("s.person_id")
+            exprs.append("i.person_id")
         elif col == "public_id":
             columns.append(col)
             exprs.append(_uuid() if bulk else _uuid_time_ordered())
@@ -519,6 +521,44 @@ class _BulkMode:
             cur.execute(f"ANALYZE {table}")
 
 
+def _assign_ids(cur: Any, stage: _Stage, person_t: str, *, file_order: bool) -> None:
+    """Give the new people (rows neither duplicate nor matched) their ids, into the narrow
+    table `stage.ids` (row_num, person_id): the wide staging rows are not written again.
+
+    The ids follow the names (last, first, then file order) so that, when the indexes stay
+    live, the primary key and the name index grow at their ends instead of on random pages.
+    In bulk mode (`file_order`) the indexes are built afterwards anyway: the ids follow the
+    file, like the staging rows, so the people are inserted without sorting the wide rows.
+    Either way people of the same name get ids in file order."""
+    t, ids = stage.main, stage.ids
+    order = "row_num" if file_order else "last_name, first_name, row_num"
+    new = f"SELECT row_num FROM {t} WHERE action IS NULL AND match_id IS NULL ORDER BY {order}"
+    if _postgres():
+        cur.execute("SELECT pg_get_serial_sequence(%s, 'id')", [person_t])
+        sequence = cur.fetchone()[0]
+        # nextval() runs over the sorted rows, in their order.
+        cur.execute(
+            f"""CREATE UNLOGGED TABLE {ids} AS
+                SELECT x.row_num, nextval(%s::regclass) AS person_id FROM ({new}) x""",
+            [sequence],
+        )
+        cur.execute(f"ANALYZE {ids}")
+        return
+    cur.execute(
+        f"SELECT MAX(COALESCE((SELECT MAX(id) FROM {person_t}), 0), "
+        "COALESCE((SELECT seq FROM sqlite_sequence WHERE name = %s), 0))",
+        [person_t],
+    )
+    base = int(cur.fetchone()[0] or 0)
+    cur.execute(f"CREATE TABLE {ids} (row_num integer PRIMARY KEY, person_id integer)")
+    cur.execute(
+        f"""INSERT INTO {ids} (row_num, person_id)
+            SELECT row_num, %s + ROW_NUMBER() OVER (ORDER BY {order})
+            FROM {t} WHERE action IS NULL AND match_id IS NULL""",
+        [base],
+    )
+
+
 def _mapped_columns(mapping: dict[str, str], constants: dict[str, str]) -> set[str]:
     targets = {t for t in mapping.values() if t} | set(constants)
     cols = {t for t in targets if t in _DIRECT}
@@ -562,76 +602,22 @@ def apply_people(
         if Person.objects.filter(organization_id=organization_id, list=person_list).exists():
             for key in match:
                 _match(cur, t, key, organization_id, person_list)
+            if pg:
+                # Fresh statistics after the matching: the planner then hashes instead of
+                # looping over the matched rows.
+                cur.execute(f"ANALYZE {t}")
         timer.lap("match")
         _dedupe(cur, t, "match_id", "match_id IS NOT NULL AND action IS NULL")
         timer.lap("dedupe")
-        if dry_run:
-            cur.execute(
-                f"""SELECT CASE WHEN action IS NOT NULL THEN action
-                                WHEN match_id IS NULL THEN 'create' ELSE %s END, COUNT(*)
-                    FROM {t} GROUP BY 1""",
-                [on_match],
-            )
-            rows = cur.fetchall()
-        else:
-            # New people get their ids in name order and are inserted in that order: the
-            # primary key and the name index then grow at their ends instead of on random
-            # pages (much less WAL and buffer churn on a million rows).
-            if pg:
-                cur.execute("SELECT pg_get_serial_sequence(%s, 'id')", [person_t])
-                sequence = cur.fetchone()[0]
-                # One pass writes the staging rows again with their action and person id (the
-                # create / update / skip decision of the UPDATE below, made here for every row)
-                # into a new table that takes the old one's name: cheaper than an UPDATE of
-                # every wide row (which also rewrites each old version to mark it dead).
-                staged_columns = ", ".join(f"m.{c}" for c in PEOPLE_COLUMNS)
-                cur.execute(
-                    f"""CREATE UNLOGGED TABLE {t}_n AS
-                        SELECT {staged_columns},
-                               CASE WHEN m.action IS NOT NULL THEN m.action
-                                    WHEN m.match_id IS NULL THEN 'create' ELSE %s END AS action,
-                               m.match_id,
-                               CASE WHEN m.action IS NOT NULL THEN m.person_id
-                                    WHEN m.match_id IS NULL THEN o.pid
-                                    WHEN %s = 'update' THEN m.match_id END AS person_id
-                        FROM {t} m LEFT JOIN (
-                            SELECT x.row_num AS rn_, nextval(%s::regclass) AS pid
-                            FROM (SELECT row_num FROM {t}
-                                  WHERE action IS NULL AND match_id IS NULL
-                                  ORDER BY last_name, first_name, row_num) x) o
-                          ON o.rn_ = m.row_num""",
-                    [on_match, on_match, sequence],
-                )
-                cur.execute(f"DROP TABLE {t}")
-                cur.execute(f"ALTER TABLE {t}_n RENAME TO {t}")
-            else:
-                cur.execute(
-                    f"SELECT MAX(COALESCE((SELECT MAX(id) FROM {person_t}), 0), "
-                    "COALESCE((SELECT seq FROM sqlite_sequence WHERE name = %s), 0))",
-                    [person_t],
-                )
-                base = int(cur.fetchone()[0] or 0)
-                cur.execute(
-                    f"""UPDATE {t} SET action = 'create', person_id = %s + r.n
-                        FROM (SELECT row_num AS rn_,
-                                     ROW_NUMBER() OVER (ORDER BY last_name, first_name, row_num)
-                                     AS n
-                              FROM {t} WHERE action IS NULL AND match_id IS NULL) r
-                        WHERE {t}.row_num = r.rn_""",
-                    [base],
-                )
-                cur.execute(
-                    f"""UPDATE {t} SET action = %s,
-                          person_id = CASE WHEN %s = 'update' THEN match_id END
-                        WHERE action IS NULL""",
-                    [on_match, on_match],
-                )
-            cur.execute(f"SELECT action, COUNT(*) FROM {t} GROUP BY action")
-            rows = cur.fetchall()
-            # Fresh statistics after the updates: the planner then hashes instead of looping.
-            cur.execute(f"ANALYZE {t}")
-            timer.lap("assign_ids")
-        for action, n in rows:
+        # What each row does: the later-row-wins duplicates are marked, matched rows carry
+        # match_id (update or skip by `on_match`), the others are new people.
+        cur.execute(
+            f"""SELECT CASE WHEN action IS NOT NULL THEN action
+                            WHEN match_id IS NULL THEN 'create' ELSE %s END, COUNT(*)
+                FROM {t} GROUP BY 1""",
+            [on_match],
+        )
+        for action, n in cur.fetchall():
             counts[
                 {"create": "created", "update": "updated", "skip": "skipped"}.get(action, action)
             ] = n
@@ -652,17 +638,23 @@ def apply_people(
         if dry_run:
             return counts
 
-        mapped = _mapped_columns(mapping, constants)
-        addressed = bool(mapped & {"street", "postcode", "city"})
         phone_t = PersonPhone._meta.db_table
         bulk: _BulkMode | None = None
         if _BulkMode.wanted(cur, counts["created"]):
             bulk = _BulkMode([person_t, phone_t, household_t])
+        ids = stage.ids
+        _assign_ids(cur, stage, person_t, file_order=bulk is not None)
+        timer.lap("assign_ids")
+        if bulk is not None:
             bulk.suspend(cur)
             timer.lap("bulk_suspend")
+        mapped = _mapped_columns(mapping, constants)
+        addressed = bool(mapped & {"street", "postcode", "city"})
+        # The rows that end up on a person: new people, and matched ones when updating.
+        kept = "k.action IS NULL AND " + ("1=1" if on_match == "update" else "k.match_id IS NULL")
         if addressed:
             counts["households_created"] = households_create_for_table(
-                organization_id=organization_id, table=t, condition="k.person_id IS NOT NULL"
+                organization_id=organization_id, table=t, condition=kept
             )
             if bulk is not None:
                 # Without its index the join below is a hash join: it needs the new size.
@@ -671,20 +663,24 @@ def apply_people(
         hh_join = (
             f"LEFT JOIN {household_t} h ON h.organization_id = %s AND h.address_key = s.address_key"
         )
-        # New people.
+        # New people. In bulk mode their ids follow the file, as the staging rows do: the
+        # insert needs no sort and the primary key grows at its end; otherwise they are
+        # inserted in id (name) order.
         columns, exprs, params = _insert_columns(
             organization_id, person_list, org_tz, now, bulk=bulk is not None
         )
+        order = "ORDER BY i.person_id" if bulk is None or not pg else ""
         cur.execute(
             f"""INSERT INTO {person_t} ({", ".join(columns)})
-                SELECT {", ".join(exprs)} FROM {t} s {hh_join}
-                WHERE s.action = 'create'
-                ORDER BY s.person_id""",
+                SELECT {", ".join(exprs)} FROM {t} s JOIN {ids} i ON i.row_num = s.row_num
+                {hh_join}
+                {order}""",
             [*params, organization_id],
         )
         timer.lap("insert_people")
         # Matched people: only the mapped columns; an empty cell keeps the stored value.
-        if counts["updated"]:
+        update = on_match == "update" and counts["updated"] > 0
+        if update:
             sets = [f"{c} = COALESCE(s.{c}, {person_t}.{c})" for c in sorted(mapped)]
             sets.append(f"time_zone = COALESCE(s.time_zone, {person_t}.time_zone)")
             sets.append(
@@ -701,7 +697,7 @@ def apply_people(
             cur.execute(
                 f"""UPDATE {person_t} SET {", ".join(sets)}
                     FROM {t} s {hh_join}
-                    WHERE {person_t}.id = s.person_id AND s.action = 'update'""",
+                    WHERE {person_t}.id = s.match_id AND s.action IS NULL""",
                 [now, organization_id],
             )
             if addressed:
@@ -712,21 +708,20 @@ def apply_people(
         cur.execute(
             f"""INSERT INTO {phone_t} (organization_id, person_id, raw, e164, kind, is_valid,
                                        position)
-                SELECT %s, s.person_id, ph.raw, ph.e164, ph.kind, ph.is_valid, ph.position
-                FROM {stage.phones} ph JOIN {t} s ON s.row_num = ph.row_num
-                WHERE s.action = 'create'
-                ORDER BY s.person_id, ph.position""",
+                SELECT %s, i.person_id, ph.raw, ph.e164, ph.kind, ph.is_valid, ph.position
+                FROM {stage.phones} ph JOIN {ids} i ON i.row_num = ph.row_num
+                {"" if bulk is not None and pg else "ORDER BY i.person_id, ph.position"}""",
             [organization_id],
         )
         added = max(cur.rowcount, 0)
-        if counts["updated"]:
+        if update:
             cur.execute(
                 f"""INSERT INTO {phone_t} (organization_id, person_id, raw, e164, kind, is_valid,
                                            position)
-                    SELECT %s, s.person_id, ph.raw, ph.e164, ph.kind, ph.is_valid, ph.position
+                    SELECT %s, s.match_id, ph.raw, ph.e164, ph.kind, ph.is_valid, ph.position
                     FROM {stage.phones} ph JOIN {t} s ON s.row_num = ph.row_num
-                    WHERE s.action = 'update' AND NOT EXISTS (
-                          SELECT 1 FROM {phone_t} x WHERE x.person_id = s.person_id
+                    WHERE s.action IS NULL AND s.match_id IS NOT NULL AND NOT EXISTS (
+                          SELECT 1 FROM {phone_t} x WHERE x.person_id = s.match_id
                             AND (x.raw = ph.raw OR (ph.e164 <> '' AND x.e164 = ph.e164)))""",
                 [organization_id],
             )
@@ -746,10 +741,11 @@ def apply_people(
             tag_t, link_t = Tag._meta.db_table, PersonTag._meta.db_table
             cur.execute(
                 f"""INSERT INTO {link_t} (person_id, tag_id, created_at)
-                    SELECT DISTINCT s.person_id, tg.id, %s
-                    FROM {stage.tags} st JOIN {t} s ON s.row_num = st.row_num
+                    SELECT DISTINCT COALESCE(i.person_id, k.match_id), tg.id, %s
+                    FROM {stage.tags} st JOIN {t} k ON k.row_num = st.row_num
+                    LEFT JOIN {ids} i ON i.row_num = st.row_num
                     JOIN {tag_t} tg ON tg.organization_id = %s AND tg.name = st.name
-                    WHERE s.action IN ('create', 'update')
+                    WHERE {kept}
                     ON CONFLICT DO NOTHING""",
                 [now, organization_id],
             )
