@@ -40,6 +40,21 @@ def activate_organization(request: HttpRequest, organization: Organization) -> N
     request.session[SESSION_KEY] = str(organization.public_id)
 
 
+def _preloaded(request: HttpRequest) -> tuple[bool, Membership | None]:
+    """(True, the membership) that `accounts.request_auth.preload` read with the user in this
+    request, when it was read for this user and the organization the session names now."""
+    found = getattr(request, "_preloaded_membership", None)
+    if found is None:
+        return False, None
+    user_id, organization, membership = found
+    user = request.user
+    if not user.is_authenticated or user.pk != user_id:
+        return False, None
+    if request.session.get(SESSION_KEY) != organization:
+        return False, None
+    return True, membership
+
+
 class OrganizationMiddleware:
     """Sets `request.membership` and `request.organization` (None when not a member of any)."""
 
@@ -47,7 +62,9 @@ class OrganizationMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        membership = active_membership(request)
+        found, membership = _preloaded(request)
+        if not found:
+            membership = active_membership(request)
         request.membership = membership  # type: ignore[attr-defined]
         request.organization = membership.organization if membership else None  # type: ignore[attr-defined]
         return self.get_response(request)
