@@ -252,6 +252,12 @@ def _ensure_agent_row(operation: CallOperation, request: OrgRequest) -> None:
     summary="Take the next person to call (a lease), or learn why there is none",
 )
 def claim(request: OrgRequest, calloperation_id: uuid.UUID) -> ClaimOut | HttpResponse:
+    return claim_run(request, calloperation_id)
+
+
+def claim_run(request: OrgRequest, calloperation_id: uuid.UUID) -> ClaimOut | HttpResponse:
+    """The claim endpoint's work, shared by the ninja operation and the bearer fast path
+    (`calling.fastpath`)."""
     org = api_org(request, Perm.AGENT_WORK)
     membership = api_membership(request)
     # The dispenser reads the operation's row in its first statement (and proves access).
@@ -313,7 +319,12 @@ def release(request: OrgRequest, calltarget_id: uuid.UUID) -> LeaseOut:
     summary="Record the call's result (idempotent by idempotency_key)",
 )
 def result(request: OrgRequest, calltarget_id: uuid.UUID, payload: ResultIn) -> Status:
-    target = _agent_target(request, calltarget_id)
+    return result_run(request, _agent_target(request, calltarget_id), payload)
+
+
+def result_run(request: OrgRequest, target: CallTarget, payload: ResultIn) -> Status:
+    """The result endpoint's work once the target is found (`_agent_target`), shared by the ninja
+    operation and the bearer fast path (`calling.fastpath`)."""
     try:
         outcome = services.call_result_record(
             target=target,

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.models import Model
 
 from mobiliza.calling.models import (
@@ -21,6 +21,8 @@ from mobiliza.calling.models import (
     FieldRule,
     RecyclingRule,
 )
+from mobiliza.core.sql import model_columns as model_columns
+from mobiliza.core.sql import model_from_row as model_from_row
 from mobiliza.core.sql import prepared_fetchone
 
 if TYPE_CHECKING:
@@ -98,61 +100,44 @@ def operation_touch(operation: CallOperation) -> None:
 
 
 # --- rows read by hand-written SQL on the hot paths (claim, result) ----------------------------
-# The ORM spends far more CPU compiling a query than PostgreSQL spends running it; the agent flow
-# runs a few fixed statements thousands of times a minute, so it reads rows with SQL written once
-# and turns them into model instances here (with the fields' own database converters).
-_CONVERTERS: dict[tuple[str, type[Model]], list[Any]] = {}
+# The agent flow runs a few fixed statements thousands of times a minute: it reads rows with SQL
+# written once (`core.sql.model_columns` / `model_from_row`) and writes with the two helpers below.
 
 
-def model_columns(model: type[Model], alias: str) -> str:
-    """`alias."col", …` for every concrete field of `model`, in `model_from_row` order."""
-    return ", ".join(f'{alias}."{f.column}"' for f in model._meta.concrete_fields)
-
-
-def model_from_row(model: type[Model], values: tuple[Any, ...] | list[Any]) -> Any:
-    """An instance of `model` from values in `model_columns` order, as the ORM would load it
-    (the backend's and the fields' own converters applied)."""
-    key = (connection.vendor, model)
-    converters = _CONVERTERS.get(key)
-    if converters is None:
-        from django.db.models.expressions import Col
-
-        converters = []
-        for f in model._meta.concrete_fields:
-            col = Col(model._meta.db_table, f)
-            funcs = connection.ops.get_db_converters(col) + f.get_db_converters(connection)
-            converters.append((funcs, col))
-        _CONVERTERS[key] = converters
-    row = list(values)
-    for i, (funcs, col) in enumerate(converters):
-        for func in funcs:
-            row[i] = func(row[i], col, connection)
-    names = [f.attname for f in model._meta.concrete_fields]
-    return model.from_db(connection.alias, names, row)
+_INSERTS: dict[tuple[type[Model], str], tuple[str, list[Any]]] = {}
+_UPDATES: dict[tuple[type[Model], tuple[str, ...]], tuple[str, list[Any]]] = {}
 
 
 def model_insert_sql(instance: Model, *, conflict: str = "") -> tuple[str, list[Any]]:
     """`INSERT … RETURNING id` of every concrete non-key field of `instance` (values adapted by
     the fields), with an optional `ON CONFLICT …` clause."""
-    meta = instance._meta
-    fields = [f for f in meta.concrete_fields if not f.primary_key]
-    cols = ", ".join(f'"{f.column}"' for f in fields)
-    marks = ", ".join(["%s"] * len(fields))
-    sql = f'INSERT INTO "{meta.db_table}" ({cols}) VALUES ({marks}) {conflict} RETURNING "id"'  # noqa: S608 - names from models
-    params = [f.get_db_prep_save(getattr(instance, f.attname), connection) for f in fields]
-    return sql, params
+    key = (type(instance), conflict)
+    found = _INSERTS.get(key)
+    if found is None:
+        meta = instance._meta
+        fields = [f for f in meta.concrete_fields if not f.primary_key]
+        cols = ", ".join(f'"{f.column}"' for f in fields)
+        marks = ", ".join(["%s"] * len(fields))
+        sql = f'INSERT INTO "{meta.db_table}" ({cols}) VALUES ({marks}) {conflict} RETURNING "id"'  # noqa: S608 - names from models
+        found = _INSERTS[key] = (sql, fields)
+    sql, fields = found
+    conn = connections[DEFAULT_DB_ALIAS]
+    return sql, [f.get_db_prep_save(getattr(instance, f.attname), conn) for f in fields]
 
 
 def model_update_sql(instance: Model, field_names: list[str]) -> tuple[str, list[Any]]:
     """`UPDATE … SET … WHERE id = %s` of the given fields of `instance` (values adapted)."""
-    meta = instance._meta
-    fields = [meta.get_field(name) for name in field_names]
-    sets = ", ".join(f'"{f.column}" = %s' for f in fields)  # type: ignore[union-attr]
-    sql = f'UPDATE "{meta.db_table}" SET {sets} WHERE "id" = %s'  # noqa: S608 - names from models
-    params = [
-        f.get_db_prep_save(getattr(instance, f.attname), connection)  # type: ignore[union-attr]
-        for f in fields
-    ]
+    key = (type(instance), tuple(field_names))
+    found = _UPDATES.get(key)
+    if found is None:
+        meta = instance._meta
+        fields: list[Any] = [meta.get_field(name) for name in field_names]
+        sets = ", ".join(f'"{f.column}" = %s' for f in fields)
+        sql = f'UPDATE "{meta.db_table}" SET {sets} WHERE "id" = %s'  # noqa: S608 - names from models
+        found = _UPDATES[key] = (sql, fields)
+    sql, fields = found
+    conn = connections[DEFAULT_DB_ALIAS]
+    params = [f.get_db_prep_save(getattr(instance, f.attname), conn) for f in fields]
     return sql, [*params, instance.pk]
 
 

@@ -19,7 +19,7 @@ from ninja.errors import HttpError
 from ninja.security import HttpBearer, SessionAuth
 
 from mobiliza.core.permissions import Perm, has_perm
-from mobiliza.core.sql import prepared_fetchone
+from mobiliza.core.sql import model_columns, model_from_row, prepared_fetchone
 
 if TYPE_CHECKING:
     from mobiliza.accounts.models import Membership, Organization
@@ -53,47 +53,65 @@ class OrganizationSessionAuth(SessionAuth):
 
 AUTH = [BearerTokenAuth(), OrganizationSessionAuth()]
 
-_TOKEN_SQL = ""
+_TOKEN_COLUMNS = ""
+# The token's row and what it stands for; `t` token, `m` membership, `u` user, `o` organization.
+AUTH_FROM = (
+    "accounts_apitoken t "
+    "JOIN accounts_membership m ON m.id = t.membership_id "
+    "JOIN accounts_user u ON u.id = m.user_id "
+    "JOIN accounts_organization o ON o.id = m.organization_id"
+)
+AUTH_WHERE = "t.token_hash = %s AND t.revoked_at IS NULL"
 
 
-def _token_authenticate_sql(raw_token: str) -> Any:
-    """`accounts.services.api_token_authenticate` (same rules: live token, active user,
-    `last_used_at` touched at most each minute) in one hand-written, prepared statement: every
-    API call with a bearer token runs it, and compiling (Django) and planning (PostgreSQL) the
-    four-table join cost several times more CPU than answering it."""
+def _token_models() -> list[type[Model]]:
     from mobiliza.accounts.models import ApiToken, Membership, Organization, User
+
+    return [ApiToken, Membership, User, Organization]
+
+
+def token_columns() -> str:
+    """The select list of a token lookup (`AUTH_FROM`), read back by `token_from_row`."""
+    global _TOKEN_COLUMNS
+    if not _TOKEN_COLUMNS:
+        _TOKEN_COLUMNS = ", ".join(
+            model_columns(model, alias)
+            for alias, model in zip("tmuo", _token_models(), strict=True)
+        )
+    return _TOKEN_COLUMNS
+
+
+def token_sql() -> str:
+    """The token lookup: one parameter, the `token_hash_param`."""
+    return f"SELECT {token_columns()} FROM {AUTH_FROM} WHERE {AUTH_WHERE}"  # noqa: S608 - fixed
+
+
+def token_width() -> int:
+    """How many columns `token_columns` selects."""
+    return sum(len(model._meta.concrete_fields) for model in _token_models())
+
+
+def token_hash_param(raw_token: str) -> str | None:
+    """The `AUTH_WHERE` parameter for a raw token; None for what can't be one of ours."""
     from mobiliza.accounts.services import TOKEN_PREFIX, api_token_hash
 
-    global _TOKEN_SQL
-    models: list[type[Model]] = [ApiToken, Membership, User, Organization]
-    if not _TOKEN_SQL:
-        cols = ", ".join(
-            f'{alias}."{f.column}"'
-            for alias, model in zip("tmuo", models, strict=True)
-            for f in model._meta.concrete_fields
-        )
-        _TOKEN_SQL = (
-            f"SELECT {cols} FROM accounts_apitoken t "  # noqa: S608 - names from models
-            "JOIN accounts_membership m ON m.id = t.membership_id "
-            "JOIN accounts_user u ON u.id = m.user_id "
-            "JOIN accounts_organization o ON o.id = m.organization_id "
-            "WHERE t.token_hash = %s AND t.revoked_at IS NULL"
-        )
     if not raw_token.startswith(TOKEN_PREFIX):
         return None
-    row = prepared_fetchone(_TOKEN_SQL, [api_token_hash(raw_token)])
-    if row is None:
-        return None
+    return api_token_hash(raw_token)
+
+
+def token_from_row(row: tuple[Any, ...] | list[Any]) -> Any:
+    """The `ApiToken` (its membership, user and organization loaded) from the first
+    `token_width()` values of a row; None when its user is inactive. Touches `last_used_at` at
+    most once a minute, as `accounts.services.api_token_authenticate` does."""
+    from mobiliza.accounts.models import ApiToken
+
     objs: list[Any] = []
     offset = 0
-    for model in models:
-        fields = model._meta.concrete_fields
-        values = list(row[offset : offset + len(fields)])
-        offset += len(fields)
-        for i, f in enumerate(fields):
-            for convert in f.get_db_converters(connection):
-                values[i] = convert(values[i], None, connection)
-        objs.append(model.from_db(connection.alias, [f.attname for f in fields], values))
+    for model in _token_models():
+        n = len(model._meta.concrete_fields)
+        objs.append(model_from_row(model, row[offset : offset + n]))
+        offset += n
     token, membership, user, organization = objs
     if not user.is_active:
         return None
@@ -104,6 +122,20 @@ def _token_authenticate_sql(raw_token: str) -> Any:
     if token.last_used_at is None or now - token.last_used_at > dt.timedelta(minutes=1):
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
     return token
+
+
+def _token_authenticate_sql(raw_token: str) -> Any:
+    """`accounts.services.api_token_authenticate` (same rules: live token, active user,
+    `last_used_at` touched at most each minute) in one hand-written, prepared statement: every
+    API call with a bearer token runs it, and compiling (Django) and planning (PostgreSQL) the
+    four-table join cost several times more CPU than answering it."""
+    token_hash = token_hash_param(raw_token)
+    if token_hash is None:
+        return None
+    row = prepared_fetchone(token_sql(), [token_hash])
+    if row is None:
+        return None
+    return token_from_row(row)
 
 
 def unprocessable(exc: ValidationError) -> HttpError:

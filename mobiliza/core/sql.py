@@ -4,17 +4,24 @@ Django opens its psycopg connections with prepared statements disabled (`prepare
 None): psycopg then ignores `prepare=True`, and every execution is parsed and planned again,
 which for a short statement costs PostgreSQL more than running it. `prepared_fetchone` turns
 preparation on for the statements that ask for it and for no others.
+
+The hot paths run several of these per request, so the Python around them is kept short too: the
+connection is looked up once (not through Django's per-attribute thread-local proxy) and each
+psycopg connection keeps one cursor for them (a cursor costs more to create than to reuse).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.db import connection
+import psycopg
+from django.db import DEFAULT_DB_ALIAS, connections
+from django.db.models import Model
 
 # A threshold no statement reaches: only `prepare=True` executions are prepared; the ORM's
 # statements (client-side binding cursors) stay as they are.
 _NEVER = 2**31 - 1
+_CURSOR = "_mobiliza_hot_cursor"
 
 
 def prepared_fetchone(sql: str, params: Any, *, fetch: bool = True) -> tuple[Any, ...] | None:
@@ -24,16 +31,59 @@ def prepared_fetchone(sql: str, params: Any, *, fetch: bool = True) -> tuple[Any
     execution on a connection prepares the statement, later ones skip parsing and planning.
     Placeholders are psycopg's (`%s`, `%(name)s`). Elsewhere, Django's cursor.
     """
-    if connection.vendor == "postgresql":
-        import psycopg
-
-        connection.ensure_connection()
-        raw = connection.connection
-        if raw.prepare_threshold is None:
-            raw.prepare_threshold = _NEVER
-        with psycopg.Cursor(raw) as cursor:
-            cursor.execute(sql, params, prepare=True)
-            return cursor.fetchone() if fetch else None
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+    conn = connections[DEFAULT_DB_ALIAS]
+    if conn.vendor == "postgresql":
+        raw = conn.connection
+        if raw is None:
+            conn.ensure_connection()
+            raw = conn.connection
+        cursor: psycopg.Cursor[Any] | None = getattr(raw, _CURSOR, None)
+        if cursor is None or cursor.closed:
+            if raw.prepare_threshold is None:
+                raw.prepare_threshold = _NEVER
+            cursor = psycopg.Cursor(raw)
+            setattr(raw, _CURSOR, cursor)
+        cursor.execute(sql, params, prepare=True)
         return cursor.fetchone() if fetch else None
+    with conn.cursor() as django_cursor:
+        django_cursor.execute(sql, params)
+        return django_cursor.fetchone() if fetch else None
+
+
+# --- rows read by hand-written SQL, turned into model instances --------------------------------
+# The ORM spends far more CPU compiling a query than PostgreSQL spends running it; the hot paths
+# run a few fixed statements many times a second, so they read rows with SQL written once and
+# turn them into model instances here (with the fields' own database converters).
+_CONVERTERS: dict[tuple[str, type[Model]], tuple[list[Any], list[str]]] = {}
+
+
+def model_columns(model: type[Model], alias: str) -> str:
+    """`alias."col", …` for every concrete field of `model`, in `model_from_row` order."""
+    return ", ".join(f'{alias}."{f.column}"' for f in model._meta.concrete_fields)
+
+
+def model_from_row(model: type[Model], values: tuple[Any, ...] | list[Any]) -> Any:
+    """An instance of `model` from values in `model_columns` order, as the ORM would load it
+    (the backend's and the fields' own converters applied)."""
+    conn = connections[DEFAULT_DB_ALIAS]
+    key = (conn.vendor, model)
+    found = _CONVERTERS.get(key)
+    if found is None:
+        from django.db.models.expressions import Col
+
+        converters = []
+        for i, f in enumerate(model._meta.concrete_fields):
+            col = Col(model._meta.db_table, f)
+            funcs = conn.ops.get_db_converters(col) + f.get_db_converters(conn)
+            if funcs:
+                converters.append((i, funcs, col))
+        found = (converters, [f.attname for f in model._meta.concrete_fields])
+        _CONVERTERS[key] = found
+    converters, names = found
+    row = list(values)
+    for i, funcs, col in converters:
+        value = row[i]
+        for func in funcs:
+            value = func(value, col, conn)
+        row[i] = value
+    return model.from_db(conn.alias, names, row)
