@@ -78,6 +78,8 @@ _COLUMN_TYPES = {
     "is_valid": "boolean",
     "position": "integer",
     "election_date": "date",
+    # Parsed while the workers are still reading (COPY), not in the single-threaded apply.
+    "custom_fields": "jsonb",
 }
 # Targets whose value is a Person column of the same name.
 _DIRECT = [
@@ -152,7 +154,9 @@ def _ddl(name: str, columns: tuple[str, ...], extra: str = "") -> str:
     for col in columns:
         kind = _COLUMN_TYPES.get(col, "text")
         if not pg:
-            kind = {"double precision": "real", "bigint": "integer"}.get(kind, kind)
+            kind = {"double precision": "real", "bigint": "integer", "jsonb": "text"}.get(
+                kind, kind
+            )
             if col == "row_num" and name.endswith("_m"):
                 kind = "integer PRIMARY KEY"
         parts.append(f"{col} {kind}")
@@ -334,15 +338,15 @@ def _uuid_time_ordered() -> str:
 
 
 def _dedupe(cur: Any, table: str, partition: str, where: str) -> None:
+    """Later row wins: among the rows matching `where` that share a `partition` value, mark
+    all but the last one (highest row_num) as duplicates. One hash aggregate over the keys
+    finds the repeated ones; only their earlier rows are written."""
     cur.execute(
         f"""
         UPDATE {table} SET action = 'duplicate'
-        WHERE row_num IN (
-            SELECT d.row_num FROM (
-                SELECT row_num, ROW_NUMBER() OVER (PARTITION BY {partition} ORDER BY row_num DESC)
-                       AS rn
-                FROM {table} WHERE {where}) d
-            WHERE d.rn > 1)
+        FROM (SELECT {partition} AS k, MAX(row_num) AS last_row FROM {table} WHERE {where}
+              GROUP BY {partition} HAVING COUNT(*) > 1) d
+        WHERE {table}.{partition} = d.k AND {table}.row_num < d.last_row AND {where}
         """
     )
 

@@ -134,6 +134,11 @@ class _Plan:
             if last_index[key] == i
         ]
         self.constants = {k: v for k, v in cfg.constants.items() if k in targets}
+        # A people row before its record: the constants in their columns.
+        self.template: list[Any] = [None] * len(PEOPLE_COLUMNS)
+        for target, value in self.constants.items():
+            if target in IDX:
+                self.template[IDX[target]] = value[: MAX_LEN.get(target, 255)]
         self.names = cfg.header
         # The common case compiled: one column into one text field (stage index, column, max).
         self.simple: list[tuple[int, int, int]] = []
@@ -182,9 +187,6 @@ def _copy_line(values: tuple[Any, ...] | list[Any]) -> str:
     return "\t".join(parts)
 
 
-_COPY_SPECIAL = re.compile(r"[\\\t\n\r]")
-
-
 def _copy_text(v: Any) -> str:
     if v is None:
         return "\\N"
@@ -196,24 +198,30 @@ def _copy_text(v: Any) -> str:
 
 
 def _copy_lines(rows: list[Any]) -> str:
-    """Rows as PostgreSQL COPY text, one join per row; rows with a backslash, tab or line
-    break inside a value (rare in real files) go through the escaping `_copy_line`."""
-    lines: list[str] = []
-    append = lines.append
-    special = _COPY_SPECIAL.search
-    for values in rows:
-        if special("\x1f".join([v for v in values if type(v) is str])):
-            append(_copy_line(values))
-        else:
-            append(
-                "\t".join(
-                    [v if type(v) is str else "\\N" if v is None else _copy_text(v) for v in values]
-                )
-            )
-    if not lines:
+    """Rows (of one width) as PostgreSQL COPY text. Values are joined as they are, then the
+    whole text is checked at once: no backslash but the NULL markers, no carriage return, one
+    tab per separator and one line break per row (so no value holds one). Chunks that fail the check (rare in real
+    files) are built again row by row with the escaping `_copy_line`."""
+    if not rows:
         return ""
-    append("")
-    return "\n".join(lines)
+    text = "\n".join(
+        [
+            "\t".join(
+                [v if type(v) is str else "\\N" if v is None else _copy_text(v) for v in values]
+            )
+            for values in rows
+        ]
+    )
+    # Each NULL is written `\N`: any other backslash comes from a value.
+    nulls = sum([values.count(None) for values in rows])
+    if (
+        text.count("\\") != nulls
+        or "\r" in text
+        or text.count("\n") != len(rows) - 1
+        or text.count("\t") != len(rows) * (len(rows[0]) - 1)
+    ):
+        return "\n".join([_copy_line(values) for values in rows]) + "\n"
+    return text + "\n"
 
 
 def _parse_date(text: str, date_format: str) -> dt.date | None:
@@ -342,17 +350,33 @@ def _joined(record: list[str], indexes: list[int]) -> str:
     return " ".join(v for v in (record[i].strip() for i in indexes) if v)
 
 
+# Positions of the staging columns the row builder touches by name (no dict lookups).
+_I_ADDRESS_KEY = IDX["address_key"]
+_I_CITY = IDX["city"]
+_I_COUNTRY = IDX["country"]
+_I_CUSTOM_FIELDS = IDX["custom_fields"]
+_I_DKEY = IDX["dkey"]
+_I_EMAIL = IDX["email"]
+_I_EXTERNAL_ID = IDX["external_id"]
+_I_FIRST_NAME = IDX["first_name"]
+_I_GENDER = IDX["gender"]
+_I_LAST_NAME = IDX["last_name"]
+_I_PHONE_KEY = IDX["phone_key"]
+_I_POSTCODE = IDX["postcode"]
+_I_REGION = IDX["region"]
+_I_STREET = IDX["street"]
+_I_SUPPORT_LEVEL = IDX["support_level"]
+_I_TIME_ZONE = IDX["time_zone"]
+
+
 def _people_row(plan: _Plan, record: list[str], line: int, out: ChunkOut) -> None:
     cfg = plan.cfg
     names = plan.names
-    row: list[Any] = [None] * len(PEOPLE_COLUMNS)
+    row: list[Any] = plan.template.copy()  # the constants already in place
     row[0] = line
     problems = out.problems
     phones: list[tuple[str, Any]] = []
     tags: list[str] = []
-    for target, value in plan.constants.items():
-        if target in IDX:
-            row[IDX[target]] = value[: MAX_LEN.get(target, 255)]
     for stage_index, column, limit in plan.simple:
         value = record[column].strip()
         if value:
@@ -380,20 +404,20 @@ def _people_row(plan: _Plan, record: list[str], line: int, out: ChunkOut) -> Non
                 first, _sep, last = value.rpartition(" ")
                 if not first:
                     first, last = last, ""
-                row[IDX["first_name"]] = row[IDX["first_name"]] or first[:100]
-                row[IDX["last_name"]] = row[IDX["last_name"]] or last[:100]
+                row[_I_FIRST_NAME] = row[_I_FIRST_NAME] or first[:100]
+                row[_I_LAST_NAME] = row[_I_LAST_NAME] or last[:100]
             else:
                 row[IDX[target]] = value[: MAX_LEN.get(target, 255)]
         elif kind == "email":
             email = value.lower()
             if _EMAIL.match(email) and len(email) <= 254:
-                row[IDX["email"]] = email
+                row[_I_EMAIL] = email
             else:
                 problems.append((line, col, "bad_email", {"value": value[:80]}))
         elif kind == "country":
             code = _country(value)
             if code:
-                row[IDX["country"]] = code
+                row[_I_COUNTRY] = code
             else:
                 problems.append((line, col, "bad_country", {"value": value[:80]}))
         elif kind in {"latitude", "longitude"}:
@@ -422,10 +446,10 @@ def _people_row(plan: _Plan, record: list[str], line: int, out: ChunkOut) -> Non
             if gender is None:
                 problems.append((line, col, "bad_gender", {"value": value[:40]}))
             else:
-                row[IDX["gender"]] = gender
+                row[_I_GENDER] = gender
         elif kind == "support":
             if value.isdigit() and 1 <= int(value) <= 5:
-                row[IDX["support_level"]] = int(value)
+                row[_I_SUPPORT_LEVEL] = int(value)
             else:
                 problems.append((line, col, "bad_support", {"value": value[:40]}))
         elif kind == "decimal":
@@ -449,9 +473,9 @@ def _people_row(plan: _Plan, record: list[str], line: int, out: ChunkOut) -> Non
         if value:
             custom.append(encoded_key + _encode_json_string(value[:1000]))
             out.custom_keys.add(key)
-    row[IDX["custom_fields"]] = "{" + ", ".join(custom) + "}" if custom else None
+    row[_I_CUSTOM_FIELDS] = "{" + ", ".join(custom) + "}" if custom else None
 
-    country = row[IDX["country"]] or ""
+    country = row[_I_COUNTRY] or ""
     region = cfg.region
     if len(country) == 2:
         region = country
@@ -467,14 +491,10 @@ def _people_row(plan: _Plan, record: list[str], line: int, out: ChunkOut) -> Non
             out.invalid_phones += 1
             problems.append((line, col, "bad_phone", {"value": raw[:64]}))
         phone_rows.append((line, position, result.raw, result.e164, result.kind, result.is_valid))
-    row[IDX["phone_key"]] = valid_e164[0] if valid_e164 else None
+    row[_I_PHONE_KEY] = valid_e164[0] if valid_e164 else None
 
     if not (
-        row[IDX["first_name"]]
-        or row[IDX["last_name"]]
-        or row[IDX["external_id"]]
-        or row[IDX["email"]]
-        or phones
+        row[_I_FIRST_NAME] or row[_I_LAST_NAME] or row[_I_EXTERNAL_ID] or row[_I_EMAIL] or phones
     ):
         out.rejected += 1
         problems.append((line, "", "no_identity", {}))
@@ -482,30 +502,30 @@ def _people_row(plan: _Plan, record: list[str], line: int, out: ChunkOut) -> Non
 
     dkey = ""
     for key in cfg.match:
-        if key == "external_id" and row[IDX["external_id"]]:
-            dkey = "x:" + row[IDX["external_id"]]
+        if key == "external_id" and row[_I_EXTERNAL_ID]:
+            dkey = "x:" + row[_I_EXTERNAL_ID]
         elif key == "phone" and valid_e164:
             dkey = "p:" + valid_e164[0]
-        elif key == "email" and row[IDX["email"]]:
-            dkey = "e:" + row[IDX["email"]]
+        elif key == "email" and row[_I_EMAIL]:
+            dkey = "e:" + row[_I_EMAIL]
         if dkey:
             break
-    row[IDX["dkey"]] = dkey or None
+    row[_I_DKEY] = dkey or None
 
-    street = row[IDX["street"]] or ""
-    postcode = row[IDX["postcode"]] or ""
-    city = row[IDX["city"]] or ""
+    street = row[_I_STREET] or ""
+    postcode = row[_I_POSTCODE] or ""
+    city = row[_I_CITY] or ""
     has_address = bool(street or postcode or city)
     zone = ""
     if country or has_address:
-        zone = _zone_cached(country or cfg.region, row[IDX["region"]] or "", postcode)
+        zone = _zone_cached(country or cfg.region, row[_I_REGION] or "", postcode)
     if not zone:
         for _col, raw in phones:
             zone = normalize_phone(raw, region).time_zone
             if zone:
                 break
-    row[IDX["time_zone"]] = zone or cfg.default_tz or None
-    row[IDX["address_key"]] = _address_key_cached(street, postcode, city, country)
+    row[_I_TIME_ZONE] = zone or cfg.default_tz or None
+    row[_I_ADDRESS_KEY] = _address_key_cached(street, postcode, city, country)
     out.main.append(row)
     out.phones.extend(phone_rows)
     for name in tags:
