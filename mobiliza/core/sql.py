@@ -24,6 +24,21 @@ _NEVER = 2**31 - 1
 _CURSOR = "_mobiliza_hot_cursor"
 
 
+def _fast_timestamps(cursor: psycopg.Cursor[Any], timezone_name: str, raw: Any) -> None:
+    """Read `timestamptz` with psycopg's own (compiled) loader on the hot cursor when it gives
+    exactly what Django's does: Django parses with a Python loader and then sets the tzinfo to the
+    connection's time zone, which is UTC, as is the session's (`ensure_timezone`); psycopg's
+    loader then returns the same aware UTC datetimes at a tenth of the cost (the hot rows carry
+    a few dozen timestamps)."""
+    if timezone_name != "UTC" or str(raw.info.timezone) != "UTC":
+        return
+    from psycopg import adapters, postgres
+    from psycopg.pq import Format
+
+    oid = postgres.types["timestamptz"].oid
+    cursor.adapters.register_loader(oid, adapters.get_loader(oid, Format.TEXT))  # type: ignore[arg-type]
+
+
 def prepared_fetchone(sql: str, params: Any, *, fetch: bool = True) -> tuple[Any, ...] | None:
     """Run `sql` and return its first row (None when there is none or `fetch` is False).
 
@@ -42,6 +57,7 @@ def prepared_fetchone(sql: str, params: Any, *, fetch: bool = True) -> tuple[Any
             if raw.prepare_threshold is None:
                 raw.prepare_threshold = _NEVER
             cursor = psycopg.Cursor(raw)
+            _fast_timestamps(cursor, conn.timezone_name, raw)
             setattr(raw, _CURSOR, cursor)
         cursor.execute(sql, params, prepare=True)
         return cursor.fetchone() if fetch else None
