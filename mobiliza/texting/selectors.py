@@ -170,14 +170,28 @@ class _SendLoader:
                     converters.append((i, found))
                 columns.append(f"{alias}.{q(field.column)}")
             self.parts.append((model, [f.attname for f in fields], start, len(columns), converters))
-        joins = "".join(
-            f" JOIN {q(models[prefix]._meta.db_table)} {alias} ON {alias}.{q('id')} = "
-            f"{parent}.{q(fk)}"
-            for prefix, alias, parent, fk in _SEND_RELATIONS
-        )
+
+        def joins(kind: str) -> str:
+            return "".join(
+                f" {kind} {q(models[prefix]._meta.db_table)} {alias} ON {alias}.{q('id')} = "
+                f"{parent}.{q(fk)}"
+                for prefix, alias, parent, fk in _SEND_RELATIONS
+            )
+
         table = q(Conversation._meta.db_table)
         # Names from the model metadata only; every value is a bound parameter.
-        self.head = f"SELECT {', '.join(columns)} FROM {table} c{joins} WHERE "  # noqa: S608
+        self.head = f"SELECT {', '.join(columns)} FROM {table} c{joins('JOIN')} WHERE "  # noqa: S608
+        # The send screen's card: the texter's counts and their next new conversation (the
+        # lowest id among the new ones) in one scan of their conversations, its row joined.
+        # params: new, needs reply, new, campaign id, membership id
+        self.card = (
+            f"SELECT k.n_new, k.n_reply, k.n_all, {', '.join(columns)} FROM ("  # noqa: S608
+            " SELECT COALESCE(SUM(CASE WHEN status = %s THEN 1 ELSE 0 END), 0) AS n_new,"
+            " COALESCE(SUM(CASE WHEN status = %s THEN 1 ELSE 0 END), 0) AS n_reply,"
+            " COUNT(*) AS n_all, MIN(CASE WHEN status = %s THEN id END) AS next_id"
+            f" FROM {table} WHERE campaign_id = %s AND assigned_to_id = %s"
+            f") k LEFT JOIN {table} c ON c.id = k.next_id{joins('LEFT JOIN')}"
+        )
         self.connection = connection
 
     def one(self, where: str, params: list[Any]) -> Conversation | None:
@@ -186,6 +200,9 @@ class _SendLoader:
         row = prepared_fetchone(self.head + where, params)
         if row is None:
             return None
+        return self.build(row)
+
+    def build(self, row: tuple[Any, ...] | list[Any]) -> Conversation:
         built = []
         for model, names, start, end, converters in self.parts:
             values = list(row[start:end])
@@ -236,6 +253,24 @@ def next_first_message(*, campaign: TextCampaign, membership: Membership) -> Con
         "c.campaign_id = %s AND c.assigned_to_id = %s AND c.status = %s ORDER BY c.id LIMIT 1",
         [campaign.pk, membership.pk, str(Conversation.Status.NEW)],
     )
+
+
+def send_card(
+    *, campaign: TextCampaign, membership: Membership
+) -> tuple[Conversation | None, dict[str, int]]:
+    """The send screen's card in one statement: `next_first_message` and `texter_counts`."""
+    from mobiliza.core.sql import prepared_fetchone
+
+    new = str(Conversation.Status.NEW)
+    loader = _send_loader()
+    row = prepared_fetchone(
+        loader.card,
+        [new, str(Conversation.Status.NEEDS_REPLY), new, campaign.pk, membership.pk],
+    )
+    assert row is not None  # an aggregate: always one row
+    counts = {"new": int(row[0]), "needs_reply": int(row[1]), "total": int(row[2])}
+    conversation = loader.build(row[3:]) if row[3] is not None else None
+    return conversation, counts
 
 
 INBOX_ORDER = {

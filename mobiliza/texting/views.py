@@ -292,7 +292,7 @@ def send_page(request: OrgRequest, textcampaign_id: uuid.UUID) -> HttpResponse:
 
 
 def _send_context(request: OrgRequest, campaign: TextCampaign) -> dict[str, Any]:
-    conversation = selectors.next_first_message(campaign=campaign, membership=request.membership)
+    conversation, counts = selectors.send_card(campaign=campaign, membership=request.membership)
     preview = (
         services.first_message_text(conversation=conversation, membership=request.membership)
         if conversation
@@ -302,7 +302,7 @@ def _send_context(request: OrgRequest, campaign: TextCampaign) -> dict[str, Any]
         "campaign": campaign,
         "conversation": conversation,
         "preview": preview,
-        "counts": selectors.texter_counts(campaign=campaign, membership=request.membership),
+        "counts": counts,
         "idempotency_key": uuid.uuid4().hex,
     }
 
