@@ -341,6 +341,39 @@ class _PeakSampler(threading.Thread):
         return self.peak
 
 
+def _cpu_seconds() -> tuple[float, float]:
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime, children.ru_utime + children.ru_stime
+
+
+class _DatabaseCpu:
+    """CPU seconds of this connection's PostgreSQL backend (Linux /proc, local server)."""
+
+    def __init__(self) -> None:
+        from django.db import connection
+
+        self.stat: Path | None = None
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_backend_pid()")
+                stat = Path(f"/proc/{cursor.fetchone()[0]}/stat")
+            self.stat = stat if stat.exists() else None
+        self.start = self._now()
+
+    def _now(self) -> float:
+        if self.stat is None:
+            return 0.0
+        try:
+            fields = self.stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return 0.0
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def used(self) -> float | None:
+        return round(self._now() - self.start, 2) if self.stat is not None else None
+
+
 def run_copy_reference(database_url: str, path: Path) -> dict[str, object]:
     """COPY the file as it is into a bare 67-column text table."""
     import psycopg
@@ -378,6 +411,8 @@ def run_import(database_url: str | None, data_dir: str, path: Path) -> dict[str,
     org = Organization.objects.create(
         name="NC bench", slug="nc-bench", default_country="US", time_zone="America/New_York"
     )
+    db_cpu = _DatabaseCpu()
+    own_cpu, children_cpu = _cpu_seconds()
     sampler = _PeakSampler()
     sampler.start()
     start = time.perf_counter()
@@ -387,6 +422,12 @@ def run_import(database_url: str | None, data_dir: str, path: Path) -> dict[str,
     job = services.import_job_run(job_id=job.pk)
     elapsed = time.perf_counter() - start
     peak_tree = sampler.stop()
+    own_after, children_after = _cpu_seconds()
+    cpu = {
+        "main": round(own_after - own_cpu, 2),
+        "workers": round(children_after - children_cpu, 2),
+        "db": db_cpu.used(),
+    }
     if job.status != ImportJob.Status.DONE:
         raise SystemExit(f"import failed: {job.error_message}")
     own, children = _peak_mb()
@@ -400,6 +441,9 @@ def run_import(database_url: str | None, data_dir: str, path: Path) -> dict[str,
         "peak_main_mb": round(own, 1),
         "peak_worker_mb": round(children, 1),
         "peak_all_processes_mb": round(peak_tree, 1),
+        # CPU seconds (contention distorts them far less than wall time): this process, its
+        # parser workers, and the PostgreSQL backend of its connection (None on SQLite).
+        "cpu_seconds": cpu,
     }
 
 
