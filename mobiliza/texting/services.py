@@ -775,28 +775,44 @@ def _opted_out(conversation: Conversation) -> bool:
     return row is not None
 
 
-def _insert_message(message: Message) -> None:
+def _insert_message(message: Message, *, then: tuple[str, list[Any]] | None = None) -> None:
     """`message.save(force_insert=True)` as one prepared INSERT … RETURNING id (Message has no
-    save() override and no signal receivers; fields' pre_save (auto_now) and adaptation kept)."""
-    from django.db import connection
+    save() override and no signal receivers; fields' pre_save (auto_now) and adaptation kept).
 
-    fields = [f for f in Message._meta.concrete_fields if not f.primary_key]
-    values = [f.get_db_prep_save(f.pre_save(message, True), connection) for f in fields]
-    sql = _MESSAGE_INSERT.get(connection.vendor)
+    `then`, an UPDATE (sql, params) of the same transaction, runs in the same statement on
+    PostgreSQL (a data-modifying WITH: one round trip for both writes); elsewhere after it."""
+    from django.db import DEFAULT_DB_ALIAS, connections
+
+    db = connections[DEFAULT_DB_ALIAS]  # the wrapper itself: each field asks it for its ops
+    fields = _MESSAGE_FIELDS.get("insert")
+    if fields is None:
+        fields = _MESSAGE_FIELDS["insert"] = [
+            f for f in Message._meta.concrete_fields if not f.primary_key
+        ]
+    values = [f.get_db_prep_save(f.pre_save(message, True), db) for f in fields]
+    combined = then is not None and db.vendor == "postgresql"
+    key = (db.vendor, then[0] if combined and then else "")
+    sql = _MESSAGE_INSERT.get(key)
     if sql is None:
         cols = ", ".join(f'"{f.column}"' for f in fields)
         marks = ", ".join(["%s"] * len(fields))
-        sql = _MESSAGE_INSERT[connection.vendor] = (
-            f'INSERT INTO "texting_message" ({cols}) VALUES ({marks}) RETURNING "id"'  # noqa: S608 - names from the model
-        )
+        sql = f'INSERT INTO "texting_message" ({cols}) VALUES ({marks}) RETURNING "id"'  # noqa: S608 - names from the model
+        if combined and then:
+            sql = f"WITH m AS ({sql}), u AS ({then[0]}) SELECT id FROM m"  # noqa: S608 - our own SQL
+        _MESSAGE_INSERT[key] = sql
+    if combined and then:
+        values += then[1]
     row = _hot(sql, values)
     assert row is not None
     message.pk = row[0]
     message._state.adding = False
-    message._state.db = connection.alias
+    message._state.db = DEFAULT_DB_ALIAS
+    if then is not None and not combined:
+        _hot(then[0], then[1], fetch=False)
 
 
-_MESSAGE_INSERT: dict[str, str] = {}
+_MESSAGE_INSERT: dict[tuple[str, str], str] = {}
+_MESSAGE_FIELDS: dict[str, list[Any]] = {}
 
 
 def message_send(
@@ -909,7 +925,6 @@ def message_send(
                     message.attempts = 1
                     message.sent_at = timezone.now()
                     message.next_attempt_at = None
-            _insert_message(message)
             new_status = (
                 Conversation.Status.WAITING
                 if first or locked.status == Conversation.Status.WAITING
@@ -917,18 +932,22 @@ def message_send(
             )
             if locked.status in (Conversation.Status.CLOSED,):
                 new_status = Conversation.Status.REPLIED
-            _hot(
-                "UPDATE texting_conversation SET status = %s, sender_e164 = %s,"
-                " last_outbound_at = %s, last_delivery_status = %s, updated_at = %s WHERE id = %s",
-                [
-                    str(new_status),
-                    sender,
-                    _when(now),
-                    str(Message.Status.QUEUED),
-                    _when(now),
-                    conversation.pk,
-                ],
-                fetch=False,
+            # the message and the conversation's new state: one statement on PostgreSQL
+            _insert_message(
+                message,
+                then=(
+                    "UPDATE texting_conversation SET status = %s, sender_e164 = %s,"
+                    " last_outbound_at = %s, last_delivery_status = %s, updated_at = %s"
+                    " WHERE id = %s",
+                    [
+                        str(new_status),
+                        sender,
+                        _when(now),
+                        str(Message.Status.QUEUED),
+                        _when(now),
+                        conversation.pk,
+                    ],
+                ),
             )
             conversation.status = new_status
             conversation.sender_e164 = sender
