@@ -229,18 +229,30 @@ def _send_loader() -> _SendLoader:
     return loader
 
 
-def conversation_for_send(*, membership: Membership, conversation_id: Any) -> Conversation:
-    """`conversation_for_member` with only what sending reads (same access rule)."""
+def conversation_for_send(
+    *, membership: Membership, conversation_id: Any, lock: bool = False
+) -> Conversation:
+    """`conversation_for_member` with only what sending reads (same access rule).
+
+    `lock`: inside a transaction, the conversation's row is locked by the same statement (FOR
+    UPDATE OF it, where the database has it): the send lease, read and taken in one round
+    trip. The access rule is checked on the row as it is once locked."""
+    from django.db import connection
+
     public_id = _uuid(conversation_id)
     loader = _send_loader()
     key: Any = public_id if loader.vendor == "postgresql" else public_id.hex
+    if lock and not connection.in_atomic_block:
+        raise RuntimeError("conversation_for_send(lock=True) needs a transaction")
+    suffix = " FOR UPDATE OF c" if lock and connection.features.has_select_for_update_of else ""
     if is_supervisor(membership):
         conversation = loader.one(
-            "c.organization_id = %s AND c.public_id = %s", [membership.organization_id, key]
+            "c.organization_id = %s AND c.public_id = %s" + suffix,
+            [membership.organization_id, key],
         )
     else:
         conversation = loader.one(
-            "c.organization_id = %s AND c.public_id = %s AND c.assigned_to_id = %s",
+            "c.organization_id = %s AND c.public_id = %s AND c.assigned_to_id = %s" + suffix,
             [membership.organization_id, key, membership.pk],
         )
     if conversation is None:

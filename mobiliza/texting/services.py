@@ -815,22 +815,15 @@ _MESSAGE_INSERT: dict[tuple[str, str], str] = {}
 _MESSAGE_FIELDS: dict[str, list[Any]] = {}
 
 
-def message_send(
+def _send_what(
     *,
     conversation: Conversation,
     membership: Membership,
     idempotency_key: str,
-    body: str | None = None,
-    first_message: bool = False,
-    now: dt.datetime | None = None,
-) -> tuple[Message, bool]:
-    """One human click: queue one message in the outbox. Returns (message, created).
-
-    The first message of a conversation is the campaign's, rendered here (its key is fixed, so a
-    second click, tab or device cannot send it again). Later messages need a `body` and the
-    client's idempotency key (a new one per composed message).
-    """
-    now = now or timezone.now()
+    body: str | None,
+    first_message: bool,
+) -> tuple[bool, str, str]:
+    """(first, idempotency key, text) of a click, or the refusal that needs no lock."""
     if conversation.organization_id != membership.organization_id:
         raise PermissionDenied
     if conversation.assigned_to_id != membership.pk and not is_supervisor(membership):
@@ -851,119 +844,210 @@ def message_send(
             raise ValidationError(_("Write a message first."))
         if len(text) > 1600:
             raise ValidationError(_("A message can have at most 1600 characters."))
+    return first, key, text
+
+
+def _sent_with_key(conversation: Conversation, key: str) -> Message | None:
+    return Message.objects.filter(
+        organization_id=conversation.organization_id, idempotency_key=key
+    ).first()
+
+
+def message_send(
+    *,
+    conversation: Conversation,
+    membership: Membership,
+    idempotency_key: str,
+    body: str | None = None,
+    first_message: bool = False,
+    now: dt.datetime | None = None,
+) -> tuple[Message, bool]:
+    """One human click: queue one message in the outbox. Returns (message, created).
+
+    The first message of a conversation is the campaign's, rendered here (its key is fixed, so a
+    second click, tab or device cannot send it again). Later messages need a `body` and the
+    client's idempotency key (a new one per composed message).
+    """
+    now = now or timezone.now()
+    first, key, text = _send_what(
+        conversation=conversation,
+        membership=membership,
+        idempotency_key=idempotency_key,
+        body=body,
+        first_message=first_message,
+    )
     if not first:  # a first message is recognized under the conversation lock below
-        existing = Message.objects.filter(
-            organization_id=conversation.organization_id, idempotency_key=key
-        ).first()
+        existing = _sent_with_key(conversation, key)
         if existing is not None:
             return existing, False
     try:
         with transaction.atomic():
             # The conversation's row lock is the send lease (opt_out_record and the outbox take
-            # it too). The opt-out is read by a *separate* statement after the lock: in READ
-            # COMMITTED a subquery in the locking statement would use the snapshot taken before
-            # waiting for the lock, and miss an opt-out committed meanwhile (the concurrency
-            # test caught it).
+            # it too).
             locked = _lock_conversation(conversation)
-            if first and locked.status != Conversation.Status.NEW:
-                found = Message.objects.filter(
-                    organization_id=conversation.organization_id, idempotency_key=key
-                ).first()
-                if found is not None:
-                    return found, False
-                if locked.status != Conversation.Status.OPTED_OUT:
-                    raise SendRefusedError(
-                        _("This conversation has already started."), code="started"
-                    )
-            # the opt-out read after the lock (prepared); when it finds one, send_check reads
-            # it again and refuses with its usual message and order of checks
-            send_check(
+            return _send_locked(
                 conversation=conversation,
+                locked=locked,
+                membership=membership,
+                first=first,
+                key=key,
+                text=text,
                 now=now,
-                opt_out_checked=not _opted_out(conversation),
             )
-            account_id, pool = _send_config(conversation.campaign)
-            if not pool:
-                raise SendRefusedError(
-                    _("No sender number: add one in the provider settings."), code="no_sender"
-                )
-            sender = _sticky_sender(locked, pool)
-            message = Message(
-                organization_id=conversation.organization_id,
-                conversation=conversation,
-                direction=Message.Direction.OUTBOUND,
-                body=text,
-                author=membership,
-                from_e164=sender,
-                to_e164=conversation.phone_e164,
-                provider_account_id=account_id,
-                idempotency_key=key,
-                status=Message.Status.QUEUED,
-                segments=max(1, sms_length(text).segments),
-                next_attempt_at=now,
-            )
-            account, provider = account_provider(account_id)
-            inline = accepts_in_transaction(provider)
-            failure: ProviderError | None = None
-            if inline:
-                # The provider's acceptance is a write in this transaction: hand the message
-                # over now, under the same lock and checks, and store it with its SID.
-                try:
-                    result = provider.send_sms(
-                        from_number=sender,
-                        to_number=message.to_e164,
-                        body=text,
-                        status_callback=webhook_url(
-                            account=account, kind=WebhookKind.MESSAGE_STATUS
-                        ),
-                    )
-                except ProviderError as exc:
-                    failure = exc
-                else:
-                    message.provider_message_id = result.provider_message_id
-                    message.segments = result.segments
-                    message.attempts = 1
-                    message.sent_at = timezone.now()
-                    message.next_attempt_at = None
-            new_status = (
-                Conversation.Status.WAITING
-                if first or locked.status == Conversation.Status.WAITING
-                else Conversation.Status.REPLIED
-            )
-            if locked.status in (Conversation.Status.CLOSED,):
-                new_status = Conversation.Status.REPLIED
-            # the message and the conversation's new state: one statement on PostgreSQL
-            _insert_message(
-                message,
-                then=(
-                    "UPDATE texting_conversation SET status = %s, sender_e164 = %s,"
-                    " last_outbound_at = %s, last_delivery_status = %s, updated_at = %s"
-                    " WHERE id = %s",
-                    [
-                        str(new_status),
-                        sender,
-                        _when(now),
-                        str(Message.Status.QUEUED),
-                        _when(now),
-                        conversation.pk,
-                    ],
-                ),
-            )
-            conversation.status = new_status
-            conversation.sender_e164 = sender
-            conversation.last_outbound_at = now
-            if failure is not None:
-                message.attempts = 1
-                _dispatch_failed(message, failure, now)
-            elif not inline:
-                _queue_dispatch(message.pk, conversation.pk)
     except IntegrityError:
-        existing = Message.objects.filter(
-            organization_id=conversation.organization_id, idempotency_key=key
-        ).first()
+        existing = _sent_with_key(conversation, key)
         if existing is None:
             raise
         return existing, False
+
+
+def first_message_click(
+    *, membership: Membership, conversation_id: Any, now: dt.datetime | None = None
+) -> tuple[Conversation, Message | None, ValidationError | None]:
+    """The send screen's click (issue 7's hot path): `conversation_for_send` and `message_send`
+    (first message) in one transaction, the conversation read *and* locked by one statement.
+
+    Returns (conversation, message or None, the refusal or None): the screen shows the refusal
+    on the card. Raises Http404 as `conversation_for_send` does."""
+    from mobiliza.texting.selectors import conversation_for_send
+
+    now = now or timezone.now()
+    conversation: Conversation | None = None
+    key = ""
+    try:
+        with transaction.atomic():
+            conversation = conversation_for_send(
+                membership=membership, conversation_id=conversation_id, lock=True
+            )
+            first, key, text = _send_what(
+                conversation=conversation,
+                membership=membership,
+                idempotency_key="",
+                body=None,
+                first_message=True,
+            )
+            message, _created = _send_locked(
+                conversation=conversation,
+                locked=conversation,  # its row was read under the lock: fresh
+                membership=membership,
+                first=first,
+                key=key,
+                text=text,
+                now=now,
+            )
+    except ValidationError as exc:
+        if conversation is None:
+            raise
+        return conversation, None, exc
+    except IntegrityError:
+        found = _sent_with_key(conversation, key) if conversation is not None else None
+        if conversation is None or found is None:
+            raise
+        return conversation, found, None
+    return conversation, message, None
+
+
+def _send_locked(
+    *,
+    conversation: Conversation,
+    locked: Conversation,
+    membership: Membership,
+    first: bool,
+    key: str,
+    text: str,
+    now: dt.datetime,
+) -> tuple[Message, bool]:
+    """The send under the conversation's row lock (`locked`: its row as read under the lock),
+    inside the caller's transaction."""
+    if first and locked.status != Conversation.Status.NEW:
+        found = _sent_with_key(conversation, key)
+        if found is not None:
+            return found, False
+        if locked.status != Conversation.Status.OPTED_OUT:
+            raise SendRefusedError(_("This conversation has already started."), code="started")
+    # The opt-out is read by a *separate* statement after the lock: in READ COMMITTED a
+    # subquery in the locking statement would use the snapshot taken before waiting for the
+    # lock, and miss an opt-out committed meanwhile (the concurrency test caught it). When it
+    # finds one, send_check reads it again and refuses with its usual message and order of
+    # checks.
+    send_check(
+        conversation=conversation,
+        now=now,
+        opt_out_checked=not _opted_out(locked),
+    )
+    account_id, pool = _send_config(conversation.campaign)
+    if not pool:
+        raise SendRefusedError(
+            _("No sender number: add one in the provider settings."), code="no_sender"
+        )
+    sender = _sticky_sender(locked, pool)
+    message = Message(
+        organization_id=conversation.organization_id,
+        conversation=conversation,
+        direction=Message.Direction.OUTBOUND,
+        body=text,
+        author=membership,
+        from_e164=sender,
+        to_e164=conversation.phone_e164,
+        provider_account_id=account_id,
+        idempotency_key=key,
+        status=Message.Status.QUEUED,
+        segments=max(1, sms_length(text).segments),
+        next_attempt_at=now,
+    )
+    account, provider = account_provider(account_id)
+    inline = accepts_in_transaction(provider)
+    failure: ProviderError | None = None
+    if inline:
+        # The provider's acceptance is a write in this transaction: hand the message
+        # over now, under the same lock and checks, and store it with its SID.
+        try:
+            result = provider.send_sms(
+                from_number=sender,
+                to_number=message.to_e164,
+                body=text,
+                status_callback=webhook_url(account=account, kind=WebhookKind.MESSAGE_STATUS),
+            )
+        except ProviderError as exc:
+            failure = exc
+        else:
+            message.provider_message_id = result.provider_message_id
+            message.segments = result.segments
+            message.attempts = 1
+            message.sent_at = timezone.now()
+            message.next_attempt_at = None
+    new_status = (
+        Conversation.Status.WAITING
+        if first or locked.status == Conversation.Status.WAITING
+        else Conversation.Status.REPLIED
+    )
+    if locked.status in (Conversation.Status.CLOSED,):
+        new_status = Conversation.Status.REPLIED
+    # the message and the conversation's new state: one statement on PostgreSQL
+    _insert_message(
+        message,
+        then=(
+            "UPDATE texting_conversation SET status = %s, sender_e164 = %s,"
+            " last_outbound_at = %s, last_delivery_status = %s, updated_at = %s"
+            " WHERE id = %s",
+            [
+                str(new_status),
+                sender,
+                _when(now),
+                str(Message.Status.QUEUED),
+                _when(now),
+                conversation.pk,
+            ],
+        ),
+    )
+    conversation.status = new_status
+    conversation.sender_e164 = sender
+    conversation.last_outbound_at = now
+    if failure is not None:
+        message.attempts = 1
+        _dispatch_failed(message, failure, now)
+    elif not inline:
+        _queue_dispatch(message.pk, conversation.pk)
     return message, True
 
 

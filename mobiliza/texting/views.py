@@ -404,6 +404,8 @@ def conversation_send(request: OrgRequest, conversation_id: uuid.UUID) -> HttpRe
     first = request.POST.get("first") == "1"
     if request.membership.user_id == request.user.pk:
         request.membership.user = request.user  # the texter's name, without reading it again
+    if first and not request.POST.get("canned"):
+        return _send_first(request, conversation_id)
     conversation = (
         selectors.conversation_for_send(
             membership=request.membership, conversation_id=conversation_id
@@ -453,6 +455,23 @@ def conversation_send(request: OrgRequest, conversation_id: uuid.UUID) -> HttpRe
         context["error"] = error
         return render(request, "texting/conversation.html#workspace", context)
     return redirect("texting:conversation", conversation_id=conversation.public_id)
+
+
+def _send_first(request: OrgRequest, conversation_id: uuid.UUID) -> HttpResponse:
+    """The send screen's click: the first message, then the next card (or the page again)."""
+    conversation, _message, refused = services.first_message_click(
+        membership=request.membership, conversation_id=conversation_id
+    )
+    error = _errors(refused) if refused is not None else ""
+    campaign = conversation.campaign
+    if is_htmx(request):
+        context = _send_context(request, campaign)
+        context["error"] = error
+        context["last_sent"] = conversation
+        return render(request, "texting/send.html#card", context)
+    if error:
+        messages.error(request, error)
+    return redirect("texting:send", textcampaign_id=campaign.public_id)
 
 
 def _thread_redirect(request: OrgRequest, conversation: Conversation) -> HttpResponse:

@@ -157,3 +157,69 @@ def test_a_refused_click_shows_the_error_and_the_same_contact(org: Any) -> None:
     assert str(first.public_id) in body  # still the next contact
     assert "2 left" in body
     assert not Message.objects.filter(conversation=first).exists()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_parallel_first_clicks_read_and_lock_once_and_send_once(org: Any) -> None:
+    from mobiliza.texting.services import first_message_click
+
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL (set DATABASE_URL)")
+    campaign = make_campaign(org, people=1)
+    texter = make_texter(campaign)
+    assignment_request(campaign=campaign, membership=texter)
+    public_id = Conversation.objects.get().public_id
+    results: list[tuple[int | None, str]] = []
+
+    def click(_i: int) -> None:
+        _conversation, message, refused = first_message_click(
+            membership=texter, conversation_id=public_id
+        )
+        results.append((message.pk if message else None, str(refused or "")))
+
+    assert _run(click, list(range(10))) == []
+    sent = Message.objects.get(conversation__public_id=public_id)
+    assert results == [(sent.pk, "")] * 10
+    assert sent.provider_message_id  # handed to the simulator inside the click
+
+
+@pytest.mark.django_db
+def test_first_click_access_rule_and_refusals(org: Any) -> None:
+    from django.http import Http404
+
+    from mobiliza.texting.services import first_message_click, opt_out_record
+
+    campaign = make_campaign(org, people=3)
+    texter = make_texter(campaign)
+    stranger = make_texter(campaign)
+    supervisor = make_texter(campaign, role="admin")
+    assignment_request(campaign=campaign, membership=texter)
+    one, two, three = Conversation.objects.filter(assigned_to=texter).order_by("id")
+    with pytest.raises(Http404):
+        first_message_click(membership=stranger, conversation_id=one.public_id)
+    with pytest.raises(Http404):
+        first_message_click(membership=texter, conversation_id="not-a-uuid")
+    assert not Message.objects.exists()
+    # a supervisor may send in a texter's conversation
+    conversation, message, refused = first_message_click(
+        membership=supervisor, conversation_id=one.public_id
+    )
+    assert refused is None and message is not None and conversation.pk == one.pk
+    # the second press gives the same message back
+    _c, again, refused = first_message_click(membership=texter, conversation_id=one.public_id)
+    assert refused is None and again is not None and again.pk == message.pk
+    # an opt-out is checked at the click
+    opt_out_record(organization=org, phone_e164=two.phone_e164, source="admin", actor=None)
+    conversation, message, refused = first_message_click(
+        membership=texter, conversation_id=two.public_id
+    )
+    assert message is None and refused is not None and conversation.pk == two.pk
+    assert "opted out" in str(refused)
+    # a paused campaign refuses with its message, nothing written
+    type(campaign).objects.filter(pk=campaign.pk).update(status="paused")
+    _c, message, refused = first_message_click(membership=texter, conversation_id=three.public_id)
+    assert message is None and "not active" in str(refused)
+    assert Message.objects.filter(conversation=three).count() == 0
+    three.refresh_from_db()
+    assert three.status == Conversation.Status.NEW
