@@ -35,6 +35,7 @@ SECONDS = float(os.environ.get("BENCH_SECONDS", "20"))
 TARGETS = int(os.environ.get("BENCH_LOAD_TARGETS", "60000"))
 WORKERS = int(os.environ.get("BENCH_WORKERS", "4"))
 THREADS = int(os.environ.get("BENCH_THREADS", "8"))
+WORKER_CLASS = os.environ.get("BENCH_WORKER_CLASS", "gthread")
 RAW_THREADS = int(os.environ.get("BENCH_RAW_THREADS", "8"))
 # Each simulated agent "talks" between save and the next claim. With no pause, 500 closed-loop
 # clients make latency = 500 / throughput (2.5 s at 200 cycles/s): the p95 target only means
@@ -340,7 +341,9 @@ def main() -> None:
         migrate(url)
         info = _seed(url)
         server: list[int] = []
-        with gunicorn(url, workers=WORKERS, threads=THREADS, pid_out=server) as port:
+        with gunicorn(
+            url, workers=WORKERS, threads=THREADS, pid_out=server, worker_class=WORKER_CLASS
+        ) as port:
             workers = _children(server[0])
             server_cpu0 = _cpu_seconds(workers)
             result = _drive(port, info)
@@ -391,7 +394,7 @@ def main() -> None:
             stored_without_ack=unacked_but_stored,
             errors=result["errors"],
             empty_claims=result["empty_claims"],
-            gunicorn=f"{WORKERS} workers x {THREADS} threads",
+            gunicorn=f"{WORKERS} {WORKER_CLASS} workers x {THREADS} threads",
             requests=result["requests"],
             server_cpu_ms_per_request=round(server_cpu * 1000 / max(1, result["requests"]), 2),
             db_cpu_ms_per_request=round(db_cpu * 1000 / max(1, result["requests"]), 2),
