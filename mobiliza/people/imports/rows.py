@@ -200,14 +200,23 @@ def _copy_text(v: Any) -> str:
 def _copy_lines(rows: list[Any]) -> str:
     """Rows (of one width) as PostgreSQL COPY text. Values are joined as they are, then the
     whole text is checked at once: no backslash but the NULL markers, no carriage return, one
-    tab per separator and one line break per row (so no value holds one). Chunks that fail the check (rare in real
-    files) are built again row by row with the escaping `_copy_line`."""
+    tab per separator and one line break per row (so no value holds one). Chunks that fail
+    the check (rare in real files) are built again row by row with the escaping `_copy_line`."""
     if not rows:
         return ""
     text = "\n".join(
         [
             "\t".join(
-                [v if type(v) is str else "\\N" if v is None else _copy_text(v) for v in values]
+                [
+                    v
+                    if type(v) is str
+                    else "\\N"
+                    if v is None
+                    else str(v)
+                    if type(v) is int
+                    else _copy_text(v)
+                    for v in values
+                ]
             )
             for values in rows
         ]
