@@ -63,8 +63,14 @@ def gunicorn(
         env=env,
         check=True,
     )
-    proc = subprocess.Popen(
-        [
+    if os.environ.get("BENCH_SERVER") == "granian":
+        command = [
+            sys.executable, "-m", "granian", "--interface", "wsgi", "--host", "127.0.0.1",
+            "--port", str(port), "--workers", str(workers), "--blocking-threads", str(threads),
+            "--log-level", "warning", "config.wsgi:application",
+        ]  # fmt: skip
+    else:
+        command = [
             sys.executable,
             "-m",
             "gunicorn",
@@ -81,7 +87,9 @@ def gunicorn(
             "30",
             "--log-level",
             "warning",
-        ],
+        ]
+    proc = subprocess.Popen(
+        command,
         cwd=ROOT,
         env=env,
     )
