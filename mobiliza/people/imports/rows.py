@@ -19,7 +19,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mobiliza.people.imports.presets import CUSTOM_PREFIX, PERSON_TARGETS, VOTE_TARGETS
-from mobiliza.people.normalize import address_key, country_time_zone, normalize_phone
+from mobiliza.people.normalize import (
+    PhoneResult,
+    address_key,
+    country_time_zone,
+    normalize_phone,
+)
 
 CSV_FIELD_LIMIT = 8 * 1024 * 1024
 MAX_FIELD_CHARS = 10_000
@@ -276,6 +281,23 @@ def _address_key_cached(street: str, postcode: str, city: str, country: str) -> 
     return address_key(street=street, postcode=postcode, city=city, country=country)
 
 
+# A number repeated in the file (a household's landline, a family's shared mobile) is parsed
+# once per worker. PhoneResult is immutable, so results are shared; the cache is emptied when
+# full rather than evicting one by one.
+_PHONE_CACHE: dict[tuple[str, str], PhoneResult] = {}
+_PHONE_CACHE_SIZE = 100_000
+
+
+def _phone(raw: str, region: str) -> PhoneResult:
+    key = (raw, region)
+    result = _PHONE_CACHE.get(key)
+    if result is None:
+        if len(_PHONE_CACHE) >= _PHONE_CACHE_SIZE:
+            _PHONE_CACHE.clear()
+        result = _PHONE_CACHE[key] = normalize_phone(raw, region, with_time_zone=False)
+    return result
+
+
 _encode_json_string: Any = getattr(json.encoder, "c_encode_basestring", None) or (
     lambda text: json.dumps(text, ensure_ascii=False)
 )
@@ -491,7 +513,7 @@ def _people_row(plan: _Plan, record: list[str], line: int, out: ChunkOut) -> Non
     valid_e164: list[str] = []
     phone_rows: list[tuple[Any, ...]] = []
     for position, (col, raw) in enumerate(phones):
-        result = normalize_phone(raw, region, with_time_zone=False)
+        result = _phone(raw, region)
         if result.is_valid:
             if result.e164 in valid_e164:
                 continue

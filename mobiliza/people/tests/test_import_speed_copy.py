@@ -79,3 +79,16 @@ def test_bulk_ids_follow_the_file(org: Any, tmp_path: Path, monkeypatch: Any) ->
     # Same names keep the file order in the default (name, id) ordering.
     ordered = Person.objects.filter(organization=org)
     assert list(ordered.values_list("external_id", flat=True)) == ["1", "4", "3", "0", "2"]
+
+
+def test_a_repeated_number_is_read_in_each_row_s_country(org: Any, tmp_path: Path) -> None:
+    content = "id,phone,country\n1,912345678,PT\n2,912345678,US\n3,912345678,PT\n"
+    job = run_import(org, write_file(tmp_path, "d.csv", content), match=["external_id"])
+    assert job.status == ImportJob.Status.DONE, job.error_message
+    assert job.counts["invalid_phones"] == 1
+    phones = {
+        p.external_id: [(x.e164, x.is_valid) for x in p.phones.all()]
+        for p in Person.objects.filter(organization=org).prefetch_related("phones")
+    }
+    assert phones["1"] == phones["3"] == [("+351912345678", True)]
+    assert phones["2"] == [("", False)]
