@@ -176,3 +176,25 @@ def test_a_session_signed_with_a_fallback_secret_is_kept_and_cycled(org: Any) ->
         assert client.get(SETTINGS_PAGE).status_code == 200
         assert client.session.session_key != old_key  # cycled, as django.contrib.auth does
         assert client.get(SETTINGS_PAGE).status_code == 200
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_connection_that_died_while_idle_is_replaced(org: Any) -> None:
+    import psycopg
+    from django.db import connection
+
+    from bench.common import PG_ADMIN_URL
+
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL (set DATABASE_URL)")
+    member = make_member(org, Role.ADMIN)
+    client = client_for(member)
+    _warm(client)
+    connection.ensure_connection()
+    pid = connection.connection.info.backend_pid
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", [pid])
+    connection.health_check_done = False  # a new request (the test client skips that signal)
+    assert _me(client)["email"] == member.user.email
+    assert connection.connection.info.backend_pid != pid
