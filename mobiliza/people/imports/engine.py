@@ -197,7 +197,7 @@ class _Stage:
     def write(self, out: ChunkOut) -> None:
         if self.kind == "people":
             targets = [
-                (self.main, PEOPLE_COLUMNS, out.main),
+                (self.main, out.main_columns or PEOPLE_COLUMNS, out.main),
                 (self.phones, PHONE_COLUMNS, out.phones),
                 (self.tags, TAG_COLUMNS, out.tags),
             ]

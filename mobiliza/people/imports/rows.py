@@ -14,6 +14,7 @@ import decimal
 import functools
 import io
 import json
+import operator
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -102,6 +103,9 @@ class ChunkOut:
     main: Any  # people or votes: COPY text or list of tuples
     phones: Any
     tags: Any
+    # The staging columns `main` holds, in order (people: only those with a value in the
+    # chunk; the others stay NULL). None: all the columns of the kind.
+    main_columns: tuple[str, ...] | None = None
     rows: int = 0
     rejected: int = 0
     invalid_phones: int = 0
@@ -139,6 +143,22 @@ class _Plan:
             if last_index[key] == i
         ]
         self.constants = {k: v for k, v in cfg.constants.items() if k in targets}
+        # The staging columns a people row can fill with this mapping. For SQLite the others
+        # are left out of the chunk's rows (they stay NULL): less to pickle to the main
+        # process and to bind there, where the inserts are serial. (For COPY text the saving
+        # in the workers is about what the projection costs.)
+        written = {"row_num", "dkey", "phone_key", "custom_fields", "time_zone", "address_key"}
+        written |= {t for t in [*self.by_target, *self.constants] if t in IDX}
+        if "full_name" in self.by_target:
+            written |= {"first_name", "last_name"}
+        kept = [i for i, name in enumerate(PEOPLE_COLUMNS) if name in written]
+        left = [i for i in range(len(PEOPLE_COLUMNS)) if i not in kept]
+        self.written_columns = tuple(PEOPLE_COLUMNS[i] for i in kept)
+        self.written = operator.itemgetter(*kept)
+        self.unwritten: Any = None
+        if cfg.kind == "people" and cfg.output == "rows" and len(left) >= 2:
+            self.unwritten = operator.itemgetter(*left)
+            self.unwritten_empty = (None,) * len(left)
         # A people row before its record: the constants in their columns.
         self.template: list[Any] = [None] * len(PEOPLE_COLUMNS)
         for target, value in self.constants.items():
@@ -368,6 +388,14 @@ def process_chunk(plan: _Plan, data: bytes, first_line: int) -> ChunkOut:
                 )
                 continue
         handler(plan, record, line, out)
+    # SQLite: only the columns the mapping can fill, once checked the others are all NULL.
+    if (
+        plan.unwritten is not None
+        and out.main
+        and set(map(plan.unwritten, out.main)) == {plan.unwritten_empty}
+    ):
+        out.main = list(map(plan.written, out.main))
+        out.main_columns = plan.written_columns
     if copy:
         out.main = _copy_lines(out.main)
         out.phones = _copy_lines(out.phones)

@@ -92,3 +92,30 @@ def test_a_repeated_number_is_read_in_each_row_s_country(org: Any, tmp_path: Pat
     }
     assert phones["1"] == phones["3"] == [("+351912345678", True)]
     assert phones["2"] == [("", False)]
+
+
+def test_sqlite_rows_carry_only_the_columns_the_mapping_fills() -> None:
+    from mobiliza.people.imports.rows import ParseConfig, _Plan, process_chunk
+
+    header = ["id", "name", "mail", "ok"]
+    cfg = ParseConfig(
+        kind="people",
+        header=header,
+        mapping={"id": "external_id", "name": "full_name", "mail": "email", "ok": "consent_sms"},
+        encoding="utf-8",
+        delimiter=",",
+        quotechar='"',
+        region="PT",
+        default_tz="",
+        output="rows",
+    )
+    out = process_chunk(_Plan(cfg), b"7,Ana Silva,ANA@X.PT,no\n", 2)
+    assert out.main_columns is not None and "notes" not in out.main_columns
+    (row,) = out.main
+    values = dict(zip(out.main_columns, row, strict=True))
+    assert values["external_id"] == "7" and values["email"] == "ana@x.pt"
+    assert (values["first_name"], values["last_name"], values["consent_sms"]) == (
+        "Ana",
+        "Silva",
+        False,
+    )
