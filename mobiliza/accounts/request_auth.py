@@ -99,8 +99,8 @@ class _Loader:
         mtable = q(Membership._meta.db_table)
         otable = q(Organization._meta.db_table)
         # membership_for_user: the membership in the organization chosen in the session, else the
-        # user's first one (created_at, id)
-        # Names from the model metadata only; every value is a bound parameter.
+        # user's first one (created_at, id). Names from the model metadata only; every value is a
+        # bound parameter.
         joins = (
             f" LEFT JOIN {mtable} m ON m.id = (SELECT m2.id FROM {mtable} m2"  # noqa: S608
             f" JOIN {otable} o2 ON o2.id = m2.organization_id WHERE m2.user_id = u.id"
@@ -109,7 +109,6 @@ class _Loader:
             f" LEFT JOIN {otable} o ON o.id = m.organization_id"
         )
         utable = q(user_model._meta.db_table)
-        # Names from the model metadata only; every value is a bound parameter.
         # params: user id, organization, session key, now
         self.with_session = (
             f"SELECT s.session_data, {columns} FROM django_session s"  # noqa: S608

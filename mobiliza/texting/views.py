@@ -438,15 +438,7 @@ def conversation_send(request: OrgRequest, conversation_id: uuid.UUID) -> HttpRe
     except ValidationError as exc:
         error = _errors(exc)
     if first:
-        campaign = conversation.campaign
-        if is_htmx(request):
-            context = _send_context(request, campaign)
-            context["error"] = error
-            context["last_sent"] = conversation
-            return render(request, "texting/send.html#card", context)
-        if error:
-            messages.error(request, error)
-        return redirect("texting:send", textcampaign_id=campaign.public_id)
+        return _after_first(request, conversation, error)
     if error:
         messages.error(request, error)
     conversation.refresh_from_db()
@@ -462,7 +454,11 @@ def _send_first(request: OrgRequest, conversation_id: uuid.UUID) -> HttpResponse
     conversation, _message, refused = services.first_message_click(
         membership=request.membership, conversation_id=conversation_id
     )
-    error = _errors(refused) if refused is not None else ""
+    return _after_first(request, conversation, _errors(refused) if refused is not None else "")
+
+
+def _after_first(request: OrgRequest, conversation: Conversation, error: str) -> HttpResponse:
+    """After a first-message click: the next card (htmx), else the send page again."""
     campaign = conversation.campaign
     if is_htmx(request):
         context = _send_context(request, campaign)
