@@ -13,7 +13,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+from django.utils.translation import gettext as _
+
+if TYPE_CHECKING:
+    from mobiliza.providers.models import ProviderAccount
 
 
 class MessageStatus(StrEnum):
@@ -96,6 +101,26 @@ class ProviderError(Exception):
         self.message = message
         self.error_class = error_class
         self.code = code
+
+
+def account_auth_token(account: ProviderAccount) -> str:
+    """The account's decrypted auth token. A token this server can no longer decrypt (SECRET_KEY
+    or FIELD_ENCRYPTION_KEY changed without keeping the old key) is a ProviderError that says what
+    to do, so a send is retried later and a dial is refused with that reason, instead of a 500."""
+    from mobiliza.providers.crypto import decrypt
+
+    try:
+        return decrypt(account.auth_token_encrypted)
+    except ValueError as exc:
+        raise ProviderError(
+            _(
+                "The provider account's credentials cannot be read with this server's key "
+                "(SECRET_KEY or FIELD_ENCRYPTION_KEY changed). An administrator must enter them "
+                "again in the provider settings."
+            ),
+            error_class=ErrorClass.TRANSIENT,
+            code="credentials",
+        ) from exc
 
 
 class MessagingProvider(Protocol):

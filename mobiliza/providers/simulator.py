@@ -16,6 +16,7 @@ import datetime as dt
 import random
 import uuid
 from collections.abc import Mapping
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 import phonenumbers
@@ -29,8 +30,8 @@ from mobiliza.providers.base import (
     MessageStatusEvent,
     ProviderError,
     SendResult,
+    account_auth_token,
 )
-from mobiliza.providers.crypto import decrypt
 from mobiliza.providers.sms import sms_length
 from mobiliza.providers.twilio import parse_inbound, parse_status, validate_signature
 
@@ -112,14 +113,20 @@ class SimulatorProvider:
 
     def __init__(self, account: ProviderAccount) -> None:
         self.account = account
-        self.token = decrypt(account.auth_token_encrypted)
         self.options = {**DEFAULT_OPTIONS, **(account.options or {})}
+
+    @cached_property
+    def token(self) -> str:
+        """The decrypted auth token, read when first needed (inside the caller's error handling:
+        an unreadable token is a ProviderError there, see `account_auth_token`)."""
+        return account_auth_token(self.account)
 
     def send_sms(
         self, *, from_number: str, to_number: str, body: str, status_callback: str
     ) -> SendResult:
         from mobiliza.providers.services import simulator_schedule
 
+        self.token  # noqa: B018 - a carrier refuses a request it can't authenticate
         try:
             parsed = phonenumbers.parse(to_number, None)
             valid = phonenumbers.is_valid_number(parsed)

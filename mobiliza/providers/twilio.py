@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from twilio.base.exceptions import TwilioException, TwilioRestException
@@ -24,8 +25,8 @@ from mobiliza.providers.base import (
     MessageStatusEvent,
     ProviderError,
     SendResult,
+    account_auth_token,
 )
-from mobiliza.providers.crypto import decrypt
 
 if TYPE_CHECKING:
     from mobiliza.providers.models import ProviderAccount
@@ -139,10 +140,15 @@ class TwilioAccountClient:
 
     def __init__(self, account: ProviderAccount, http_client: HttpClient | None = None) -> None:
         self.account = account
-        self.token = decrypt(account.auth_token_encrypted)
         if http_client is None and http_client_factory is not None:
             http_client = http_client_factory()
         self._http_client = http_client
+
+    @cached_property
+    def token(self) -> str:
+        """The decrypted auth token, read when first needed (inside the caller's error handling:
+        an unreadable token is a ProviderError there, see `account_auth_token`)."""
+        return account_auth_token(self.account)
 
     def _client(self) -> Client:
         return Client(self.account.account_sid, self.token, http_client=self._http_client)

@@ -21,6 +21,7 @@ import datetime as dt
 import random
 import uuid
 from collections.abc import Mapping
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 import phonenumbers
@@ -35,8 +36,7 @@ from mobiliza.calling.providers.base import (
     PlacedCallResult,
 )
 from mobiliza.calling.providers.twilio import map_call_status, parse_call_webhook
-from mobiliza.providers.base import ErrorClass, ProviderError
-from mobiliza.providers.crypto import decrypt
+from mobiliza.providers.base import ErrorClass, ProviderError, account_auth_token
 from mobiliza.providers.twilio import validate_signature
 
 if TYPE_CHECKING:
@@ -83,9 +83,14 @@ class SimulatorVoice:
 
     def __init__(self, account: ProviderAccount, rng: random.Random | None = None) -> None:
         self.account = account
-        self.token = decrypt(account.auth_token_encrypted)
         self.options = {**VOICE_DEFAULTS, **(account.options or {})}
         self.rng = rng or random.Random()
+
+    @cached_property
+    def token(self) -> str:
+        """The decrypted auth token, read when first needed (inside the caller's error handling:
+        an unreadable token is a ProviderError there, see `account_auth_token`)."""
+        return account_auth_token(self.account)
 
     def _outcome(self, to_e164: str) -> str:
         if not _valid(to_e164):
@@ -113,6 +118,7 @@ class SimulatorVoice:
     ) -> PlacedCallResult:
         from mobiliza.providers.services import simulator_schedule
 
+        self.token  # noqa: B018 - a carrier refuses a request it can't authenticate
         if not _valid(to_e164):
             raise ProviderError(
                 f"The 'To' number {to_e164} is not a valid phone number.",

@@ -80,6 +80,34 @@ def test_send_builds_the_real_api_request(org: Any) -> None:
     assert request["auth"] == (SID, TWILIO_TOKEN)
 
 
+@pytest.mark.parametrize("kind", ["twilio", "simulator"])
+def test_a_token_this_server_cannot_decrypt_is_a_retryable_provider_error(
+    org: Any, kind: str
+) -> None:
+    """SECRET_KEY / FIELD_ENCRYPTION_KEY changed without the old key: the send fails with a
+    message saying what to do (and is retried later), nothing reaches the network."""
+    from mobiliza.providers.services import provider_for
+    from mobiliza.providers.tests.factories import make_account
+
+    account = make_twilio_account(org) if kind == "twilio" else make_account(org)
+    account.auth_token_encrypted = "gAAAAABnot-a-token-this-key-can-read"
+    fake = FakeTwilioHttp((201, message_json()))
+    provider = (
+        TwilioProvider(account, http_client=fake) if kind == "twilio" else provider_for(account)
+    )
+    with pytest.raises(ProviderError) as caught:
+        provider.send_sms(
+            from_number="+351910000001",
+            to_number="+351912000000",
+            body="Hi",
+            status_callback="https://x.test/cb",
+        )
+    assert caught.value.code == "credentials"
+    assert caught.value.error_class == ErrorClass.TRANSIENT
+    assert "enter them again" in caught.value.message
+    assert fake.requests == []
+
+
 @pytest.mark.parametrize(
     ("http_status", "code", "expected"),
     [

@@ -210,3 +210,24 @@ def test_call_screen_dashboard_and_detail_show_telephony(org: Any) -> None:
     assert 'data-testid="op-costs"' in detail and f"{call.price:.2f}" in detail
     dashboard = owner.get("/calling/").content.decode()
     assert 'data-testid="op-spend"' in dashboard
+
+
+def test_unreadable_credentials_refuse_the_dial_with_what_to_do(org: Any) -> None:
+    """SECRET_KEY (or FIELD_ENCRYPTION_KEY) changed without keeping the old key: the stored
+    token can't be decrypted. The agent gets a 409 that says so, not a 500, and the call ends."""
+    account = make_voice_account(org, voice_mix={"human": 1})
+    account.auth_token_encrypted = "gAAAAABnot-a-token-this-key-can-read"
+    account.save(update_fields=["auth_token_encrypted"])
+    operation = make_software_operation(org)
+    agent = verified_agent(operation)
+    api = api_client_for(agent)
+    target_id = api.post(f"/api/v1/call-operations/{operation.public_id}/claim").json()["target"][
+        "id"
+    ]
+    response = api.post(f"/api/v1/call-targets/{target_id}/dial")
+    assert response.status_code == 409, response.content
+    assert response.json()["code"] == "provider_refused"
+    assert "credentials cannot be read" in response.json()["detail"]
+    call = PlacedCall.objects.get(agent=agent)
+    assert call.stage == "ended" and call.end_reason == "provider_refused"
+    assert call.error_code == "credentials"
