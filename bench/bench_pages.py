@@ -2,7 +2,7 @@
 
 Measures requests/s of the members page (login session, organization lookup, permission check,
 a list query, template rendering) against `/healthz` (a trivial view doing one `SELECT 1`) served
-by the same gunicorn on the same machine in the same run.
+by the same app server on the same machine in the same run.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from bench.common import (
     postgres_available,
     postgres_database,
 )
-from bench.http import gunicorn, hammer, login_cookies
+from bench.http import app_server, hammer, login_cookies
 
 SECONDS = float(os.environ.get("BENCH_SECONDS", "8"))
 CLIENTS = int(os.environ.get("BENCH_CLIENTS", "8"))
@@ -66,7 +66,7 @@ def main() -> None:
     with postgres_database() as url:
         migrate(url)
         _seed(url)
-        with gunicorn(url) as port:
+        with app_server(url) as port:
             cookie = login_cookies(port, "bench@example.org", "bench-password-123")
             hammer(port, "/healthz", clients=CLIENTS, seconds=1)  # warm up workers
             reference = hammer(port, "/healthz", clients=CLIENTS, seconds=SECONDS)

@@ -1,6 +1,6 @@
 """Call webhook ingestion over HTTP on PostgreSQL: the simulator's Twilio-shaped, Twilio-signed
 status callbacks (both legs of click-to-call bridges, AMD callbacks included) posted by parallel
-keep-alive clients to gunicorn. A tenth are redeliveries of an earlier one. Every event must be
+keep-alive clients to the app server. A tenth are redeliveries of an earlier one. Every event must be
 stored exactly once, then processed once: every call ends, and the calls that met a busy line or
 a voicemail get exactly one auto-detected result (through `call_result_record`).
 
@@ -33,7 +33,7 @@ from bench.common import (
     postgres_database,
     raw_webhook_insert_seconds,
 )
-from bench.http import gunicorn
+from bench.http import app_server
 
 CALLS = int(os.environ.get("BENCH_TEL_CALLS", "2000"))
 CLIENTS = int(os.environ.get("BENCH_CLIENTS", "16"))
@@ -195,11 +195,7 @@ def main() -> None:
         path = "/" + call_status_url(account=account).split("://", 1)[1].split("/", 1)[1]
         events, expected_auto, parents = _events(account, calls, rng)
         connection.close()
-        with gunicorn(
-            url,
-            workers=int(os.environ.get("BENCH_GUNICORN_WORKERS", "4")),
-            threads=int(os.environ.get("BENCH_GUNICORN_THREADS", "2")),
-        ) as port:
+        with app_server(url) as port:
             validator = RequestValidator(token)
             signed_url = f"http://127.0.0.1:{port}{path}"
             # Each leg's callbacks are delivered in order by one client (as a carrier does per

@@ -1,5 +1,5 @@
 """Inbound SMS webhook ingestion over HTTP on PostgreSQL: signed (Twilio RequestValidator) reply
-webhooks from the simulator's payload format, posted by parallel keep-alive clients to gunicorn.
+webhooks from the simulator's payload format, posted by parallel keep-alive clients to the app server.
 A tenth of them are redeliveries of an earlier one (same MessageSid). Every message must be
 recorded exactly once, then matched to its conversation.
 
@@ -10,7 +10,7 @@ the event raw, deduplicated (WEBHOOK_PROCESS_INLINE=0); then the stored events a
 processing and end-to-end rates are printed beside it.
 
 The clients are `bench/loadgen.py` (asyncio, raw keep-alive sockets, its own process), so the
-load generator takes little of the two cores. Beside the rates, the CPU seconds the gunicorn
+load generator takes little of the two cores. Beside the rates, the CPU seconds the app server
 workers and the PostgreSQL backends spent per request are printed: a busy machine stretches the
 wall clock, not these.
 
@@ -35,7 +35,7 @@ from bench.common import (
     postgres_database,
     raw_webhook_insert_seconds,
 )
-from bench.http import gunicorn
+from bench.http import app_server, server_marker
 from bench.loadgen import cpu_calibration_ms, cpu_seconds, post_request, run_load
 
 MESSAGES = int(os.environ.get("BENCH_INBOUND_MESSAGES", "20000"))
@@ -114,11 +114,7 @@ def main() -> None:
         token = decrypt(account.auth_token_encrypted)
         path = reverse("providers:sms_inbound", kwargs={"token": account.webhook_token})
         connection.close()
-        with gunicorn(
-            url,
-            workers=int(os.environ.get("BENCH_GUNICORN_WORKERS", "4")),
-            threads=int(os.environ.get("BENCH_GUNICORN_THREADS", "2")),
-        ) as port:
+        with app_server(url) as port:
             validator = RequestValidator(token)
             signed_url = f"http://127.0.0.1:{port}{path}"
             unique: list[tuple[str, dict[str, str]]] = []
@@ -145,11 +141,11 @@ def main() -> None:
                 for signature, params in requests
             ]
             chunks = [wire[i::CLIENTS] for i in range(CLIENTS)]
-            server_cpu = cpu_seconds(f"127.0.0.1:{port}")
+            server_cpu = cpu_seconds(server_marker(port))
             db_name = url.rsplit("/", 1)[1]
             db_cpu = cpu_seconds(db_name)
             load = run_load(port, chunks)
-            server_cpu = cpu_seconds(f"127.0.0.1:{port}") - server_cpu
+            server_cpu = cpu_seconds(server_marker(port)) - server_cpu
             db_cpu = cpu_seconds(db_name) - db_cpu
             seconds = load.seconds
             errors = load.errors

@@ -4,7 +4,7 @@ through the outbox to the simulator (the simulator accepts inside the click's tr
 SID is stored before the response). Every message must be handed over exactly once.
 
 The texters are `bench/loadgen.py` (asyncio, raw keep-alive sockets, its own process). Beside the
-rate, the CPU the gunicorn workers and the PostgreSQL backends spent per click is printed: a busy
+rate, the CPU the app server workers and the PostgreSQL backends spent per click is printed: a busy
 machine stretches the wall clock, not these.
 
 Reference: the same number of single-row INSERT + COMMIT into a table of the same width, from
@@ -25,7 +25,7 @@ from bench.common import (
     postgres_available,
     postgres_database,
 )
-from bench.http import gunicorn, login_cookies
+from bench.http import app_server, login_cookies, server_marker
 from bench.loadgen import cpu_calibration_ms, cpu_seconds, post_request, run_load
 
 TEXTERS = int(os.environ.get("BENCH_TEXTERS_PARALLEL", "16"))
@@ -100,7 +100,7 @@ def main() -> None:
         emails, plan = _seed()
         connection.close()
         errors: list[str] = []
-        with gunicorn(url, workers=3, threads=4) as port:
+        with app_server(url) as port:
             cookies = {email: login_cookies(port, email, PASSWORD) for email in emails}
 
             chunks = []
@@ -119,9 +119,9 @@ def main() -> None:
                     ]
                 )
             db_name = url.rsplit("/", 1)[1]
-            server_cpu, db_cpu = cpu_seconds(f"127.0.0.1:{port}"), cpu_seconds(db_name)
+            server_cpu, db_cpu = cpu_seconds(server_marker(port)), cpu_seconds(db_name)
             load = run_load(port, chunks)
-            server_cpu = cpu_seconds(f"127.0.0.1:{port}") - server_cpu
+            server_cpu = cpu_seconds(server_marker(port)) - server_cpu
             db_cpu = cpu_seconds(db_name) - db_cpu
             seconds = load.seconds
             errors = [str(k) for k, n in load.statuses.items() if k != 200 for _ in range(n)]

@@ -1,4 +1,4 @@
-"""A small HTTP load driver for benchmarks: a gunicorn server on loopback and keep-alive clients.
+"""A small HTTP load driver for benchmarks: the app server on loopback and keep-alive clients.
 
 Requests are bounded in count and time, and go only to 127.0.0.1.
 """
@@ -34,16 +34,30 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+SERVER = os.environ.get("BENCH_SERVER", "granian")
+SERVER_WORKERS = int(os.environ.get("BENCH_SERVER_WORKERS", "2"))
+SERVER_THREADS = int(os.environ.get("BENCH_SERVER_THREADS", "8"))
+
+
+def server_description() -> str:
+    """What served the benchmark, for its JSON line."""
+    kind = "gthread " if SERVER == "gunicorn" else ""
+    return f"{SERVER}, {SERVER_WORKERS} {kind}workers x {SERVER_THREADS} threads"
+
+
+def server_marker(port: int) -> str:
+    """What only the app server's processes on `port` have in their command line (for
+    `loadgen.cpu_seconds`)."""
+    return f"--port\x00{port}\x00" if SERVER == "granian" else f"127.0.0.1:{port}"
+
+
 @contextmanager
-def gunicorn(
-    database_url: str,
-    workers: int = 3,
-    threads: int = 4,
-    pid_out: list[int] | None = None,
-    worker_class: str = "gthread",
-) -> Iterator[int]:
-    """Serve the app with gunicorn (production settings) on a free loopback port. The master's
-    pid is appended to `pid_out` when given (to measure the workers' CPU)."""
+def app_server(database_url: str, pid_out: list[int] | None = None) -> Iterator[int]:
+    """Serve the app as in production (docs/adr/0005: granian, a worker per core, production
+    settings) on a free loopback port. `BENCH_SERVER=gunicorn` serves it with gunicorn gthread
+    instead, to compare; `BENCH_SERVER_WORKERS` / `BENCH_SERVER_THREADS` change the pool. The main
+    process's pid is appended to `pid_out` when given (its children are the workers)."""
+    workers, threads = SERVER_WORKERS, SERVER_THREADS
     port = free_port()
     data_dir = tempfile.mkdtemp(prefix="mobiliza-bench-")
     env = dict(os.environ)
@@ -63,7 +77,7 @@ def gunicorn(
         env=env,
         check=True,
     )
-    if os.environ.get("BENCH_SERVER") == "granian":
+    if SERVER == "granian":
         command = [
             sys.executable, "-m", "granian", "--interface", "wsgi", "--host", "127.0.0.1",
             "--port", str(port), "--workers", str(workers), "--blocking-threads", str(threads),
@@ -80,7 +94,7 @@ def gunicorn(
             "--workers",
             str(workers),
             "--worker-class",
-            worker_class,
+            "gthread",
             "--threads",
             str(threads),
             "--keep-alive",
@@ -98,7 +112,7 @@ def gunicorn(
         deadline = time.time() + 180
         while time.time() < deadline:
             if proc.poll() is not None:
-                raise RuntimeError(f"gunicorn exited with {proc.returncode}")
+                raise RuntimeError(f"{SERVER} exited with {proc.returncode}")
             try:
                 conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
                 conn.request("GET", "/healthz")
@@ -107,7 +121,7 @@ def gunicorn(
             except OSError:
                 time.sleep(0.2)
         else:
-            raise RuntimeError("gunicorn did not start")
+            raise RuntimeError(f"{SERVER} did not start")
         if pid_out is not None:
             pid_out.append(proc.pid)
         yield port

@@ -40,7 +40,7 @@ def post_request(port: int, path: str, body: dict[str, str], headers: dict[str, 
 
 def cpu_seconds(cmdline_contains: str) -> float:
     """User + system CPU seconds used so far by the live processes whose command line contains
-    `cmdline_contains` (gunicorn workers by their bind address, PostgreSQL backends by database
+    `cmdline_contains` (the app server by its port in its command line, PostgreSQL backends by database
     name). Differences of two readings are contention-independent cost figures."""
     tick = os.sysconf("SC_CLK_TCK")
     total = 0
