@@ -35,7 +35,14 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from bench.common import emit, migrate, percentile, postgres_available, postgres_database
+from bench.common import (
+    emit,
+    migrate,
+    percentile,
+    postgres_available,
+    postgres_database,
+    settle_postgres,
+)
 
 AGENTS = int(os.environ.get("BENCH_AGENTS", "500"))
 SECONDS = float(os.environ.get("BENCH_SECONDS", "20"))
@@ -352,6 +359,7 @@ def main() -> None:
     with postgres_database("mobiliza_bench_calling_load") as url:
         migrate(url)
         info = _seed(url)
+        settle_postgres()
         server: list[int] = []
         with app_server(url, pid_out=server) as port:
             workers = _children(server[0])

@@ -88,6 +88,15 @@ def postgres_database(prefix: str = "mobiliza_bench") -> Iterator[str]:
         drop_postgres_database(url)
 
 
+def settle_postgres() -> None:
+    """CHECKPOINT: write out the dirty pages that seeding (or the benchmark before) left, so the
+    measured period doesn't pay for another phase's writes. Needs a superuser (the admin URL)."""
+    import psycopg
+
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute("CHECKPOINT")
+
+
 def migrate(database_url: str | None, data_dir: str | None = None) -> None:
     """Apply migrations in a child process with the given DATABASE_URL (None: SQLite)."""
     env = dict(os.environ)

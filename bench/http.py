@@ -36,7 +36,7 @@ def free_port() -> int:
 
 SERVER = os.environ.get("BENCH_SERVER", "granian")
 SERVER_WORKERS = int(os.environ.get("BENCH_SERVER_WORKERS", "2"))
-SERVER_THREADS = int(os.environ.get("BENCH_SERVER_THREADS", "8"))
+SERVER_THREADS = int(os.environ.get("BENCH_SERVER_THREADS", "4"))
 
 
 def server_description() -> str:
