@@ -3,12 +3,12 @@ question, and one recording per source, whatever the interleaving."""
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 import pytest
-from django.db import connection, connections
+from django.db import connection
 
+from mobiliza.core.testing.concurrency import run_together
 from mobiliza.surveys.models import Answer, Channel
 from mobiliza.surveys.services import answers_record
 from mobiliza.surveys.tests.factories import make_person, make_survey
@@ -17,27 +17,6 @@ pytestmark = [
     pytest.mark.django_db(transaction=True),
     pytest.mark.skipif(connection.vendor != "postgresql", reason="needs PostgreSQL row locks"),
 ]
-
-
-def _race(n: int, work: Any) -> list[BaseException]:
-    barrier = threading.Barrier(n)
-    errors: list[BaseException] = []
-
-    def run(i: int) -> None:
-        try:
-            barrier.wait()
-            work(i)
-        except BaseException as exc:  # collected for the assertion
-            errors.append(exc)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return errors
 
 
 def test_same_source_recorded_once(org: Any) -> None:
@@ -50,7 +29,7 @@ def test_same_source_recorded_once(org: Any) -> None:
             channel=Channel.CALL, agent=None, source_type="call", source_id="attempt-1",
         )  # fmt: skip
 
-    assert _race(6, work) == []
+    assert run_together(work, list(range(6))) == []
     assert Answer.objects.filter(person=person).count() == 2
 
 
@@ -65,7 +44,7 @@ def test_one_latest_answer_per_question(org: Any) -> None:
             channel=Channel.CALL, agent=None, source_type="call", source_id=f"attempt-{i}",
         )  # fmt: skip
 
-    assert _race(6, work) == []
+    assert run_together(work, list(range(6))) == []
     assert Answer.objects.filter(person=person).count() == 6
     assert Answer.objects.filter(person=person, is_latest=True).count() == 1
     newest = Answer.objects.filter(person=person).order_by("-answered_at", "-id").first()

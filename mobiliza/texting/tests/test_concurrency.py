@@ -3,13 +3,13 @@ PostgreSQL connections (skipped on SQLite)."""
 
 from __future__ import annotations
 
-import threading
 from collections import Counter
 from typing import Any
 
 import pytest
-from django.db import connection, connections
+from django.db import connection
 
+from mobiliza.core.testing.concurrency import run_together
 from mobiliza.texting.models import Conversation, Message
 from mobiliza.texting.services import assignment_request, message_send, opt_out_record
 from mobiliza.texting.tests.factories import make_campaign, make_texter
@@ -23,27 +23,6 @@ def _needs_postgres() -> None:
         pytest.skip("needs PostgreSQL (set DATABASE_URL)")
 
 
-def _run(target: Any, args: list[Any]) -> list[BaseException]:
-    errors: list[BaseException] = []
-    barrier = threading.Barrier(len(args))
-
-    def work(arg: Any) -> None:
-        try:
-            barrier.wait()
-            target(arg)
-        except BaseException as exc:  # reported by the caller
-            errors.append(exc)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=work, args=(a,)) for a in args]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-    return errors
-
-
 def test_concurrent_batch_requests_never_assign_a_contact_twice(org: Any) -> None:
     campaign = make_campaign(org, people=120, batch_size=10, max_per_texter=10)
     texters = [make_texter(campaign) for _ in range(16)]
@@ -52,7 +31,7 @@ def test_concurrent_batch_requests_never_assign_a_contact_twice(org: Any) -> Non
     def request(texter: Any) -> None:
         got[texter.pk] = assignment_request(campaign=campaign, membership=texter)
 
-    assert _run(request, texters) == []
+    assert run_together(request, texters) == []
     assert sum(got.values()) == 120  # 12 texters got 10, the others what was left (0)
     assert Conversation.objects.filter(campaign=campaign, assigned_to__isnull=True).count() == 0
     per = Counter(
@@ -73,7 +52,7 @@ def test_one_texter_hammering_request_stays_under_the_maximum(org: Any) -> None:
             if "at most" not in str(exc):
                 raise
 
-    assert _run(request, list(range(8))) == []
+    assert run_together(request, list(range(8))) == []
     assert Conversation.objects.filter(assigned_to=texter).count() == 25
 
 
@@ -94,7 +73,7 @@ def test_parallel_clicks_on_the_same_first_message_send_once(org: Any) -> None:
             first_message=True,
         )
 
-    errors = _run(click, list(range(10)))
+    errors = run_together(click, list(range(10)))
     assert all("already started" in str(e) for e in errors), errors
     assert Message.objects.filter(conversation_id=conversation_id).count() == 1
 
@@ -121,7 +100,7 @@ def test_opt_out_racing_sends_leaves_nothing_for_the_provider(org: Any) -> None:
             if "opted out" not in str(exc):
                 raise
 
-    assert _run(act, list(range(6))) == []
+    assert run_together(act, list(range(6))) == []
     from mobiliza.texting.services import outbox_retry_due
 
     outbox_retry_due()

@@ -3,36 +3,15 @@ cases need PostgreSQL (threads with their own connections) and are skipped on SQ
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 import pytest
-from django.db import connection, connections
+from django.db import connection
 
+from mobiliza.core.testing.concurrency import run_together
 from mobiliza.texting.models import Conversation, Message
 from mobiliza.texting.services import assignment_request, message_send
 from mobiliza.texting.tests.factories import make_campaign, make_texter
-
-
-def _run(target: Any, args: list[Any]) -> list[BaseException]:
-    errors: list[BaseException] = []
-    barrier = threading.Barrier(len(args))
-
-    def work(arg: Any) -> None:
-        try:
-            barrier.wait()
-            target(arg)
-        except BaseException as exc:  # reported by the caller
-            errors.append(exc)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=work, args=(a,)) for a in args]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-    return errors
 
 
 @pytest.mark.postgres
@@ -54,7 +33,7 @@ def test_parallel_replies_with_one_key_are_one_message_and_no_error(org: Any) ->
         )
         results.append((message.pk, created))
 
-    assert _run(reply, list(range(8))) == []
+    assert run_together(reply, list(range(8))) == []
     replies = Message.objects.filter(conversation=conversation, body="See you there")
     assert replies.count() == 1
     assert {pk for pk, _created in results} == {replies.get().pk}
@@ -178,7 +157,7 @@ def test_parallel_first_clicks_read_and_lock_once_and_send_once(org: Any) -> Non
         )
         results.append((message.pk if message else None, str(refused or "")))
 
-    assert _run(click, list(range(10))) == []
+    assert run_together(click, list(range(10))) == []
     sent = Message.objects.get(conversation__public_id=public_id)
     assert results == [(sent.pk, "")] * 10
     assert sent.provider_message_id  # handed to the simulator inside the click
