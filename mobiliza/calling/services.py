@@ -675,7 +675,24 @@ def call_result_record(
             sql, params = model_insert_sql(
                 attempt, conflict='ON CONFLICT ("operation_id", "idempotency_key") DO NOTHING'
             )
-            row = hot_fetchone(sql, params)
+            locked.updated_at = now
+            person_changes = bool(edits or answers or status.is_do_not_call)
+            if connection.vendor == "postgresql" and not person_changes:
+                # The common result (no answers, edits or do-not-call): the attempt and the
+                # target's next state in one statement, one round trip. The target moves only
+                # if the attempt was inserted (a conflicting key replays, below).
+                usql, uparams = model_update_sql(locked, RESULT_FIELDS)
+                # Both statements are built from model metadata; every value is a parameter.
+                both = f"WITH ins AS ({sql}), upd AS ({usql} AND EXISTS (SELECT 1 FROM ins)) SELECT id FROM ins"  # noqa: S608
+                row = hot_fetchone(both, [*params, *uparams])
+                if row is not None:
+                    attempt.pk = row[0]
+                    attempt._state.adding = False
+                    attempt._state.db = connection.alias
+                    attempt.status = status
+                    return ResultOutcome(attempt=attempt, replayed=False)
+            else:
+                row = hot_fetchone(sql, params)
             if row is None:
                 existing = _attempt_by_key(operation, key)
                 if existing is None:  # pragma: no cover - the conflict row is committed
@@ -686,7 +703,7 @@ def call_result_record(
             attempt._state.db = connection.alias
             attempt.status = status
             person: Person | None = None
-            if edits or answers or status.is_do_not_call:
+            if person_changes:
                 person = Person.objects.get(
                     pk=locked.person_id, organization_id=operation.organization_id
                 )
@@ -705,7 +722,6 @@ def call_result_record(
                     )
                 if status.is_do_not_call:
                     _person_do_not_contact(person=person, agent=agent)
-            locked.updated_at = now
             sql, params = model_update_sql(locked, RESULT_FIELDS)
             hot_fetchone(sql, params, fetch=False)
     except IntegrityError:

@@ -153,6 +153,33 @@ def test_result_api_is_idempotent_and_conflicts_are_409(org: Any) -> None:
     assert _post(api_b, f"/api/v1/call-targets/{tid}/heartbeat").status_code == 409
 
 
+def test_a_key_replayed_after_the_target_came_back_moves_nothing(org: Any) -> None:
+    """The agent holds the same person again after a recycle and resends an old result (a retry
+    that arrived late): the first attempt is replayed, the target stays held, nothing counted."""
+    from mobiliza.calling.models import CallTarget
+
+    op = make_operation(org, people=1)
+    agent = make_agent(op)
+    api = api_client_for(agent)
+    tid = _post(api, f"/api/v1/call-operations/{op.public_id}/claim").json()["target"]["id"]
+    old = {"status": "no_answer", "idempotency_key": uuid.uuid4().hex}
+    first = _post(api, f"/api/v1/call-targets/{tid}/result", old)
+    assert first.status_code == 201
+    CallTarget.objects.filter(public_id=tid).update(available_at=timezone.now())
+    again = _post(api, f"/api/v1/call-operations/{op.public_id}/claim").json()["target"]["id"]
+    assert again == tid
+    before = CallTarget.objects.values("state", "held_by_id", "attempts").get(public_id=tid)
+    replay = _post(api, f"/api/v1/call-targets/{tid}/result", old)
+    assert replay.status_code == 200 and replay.json()["replayed"]
+    assert replay.json()["id"] == first.json()["id"]
+    after = CallTarget.objects.values("state", "held_by_id", "attempts").get(public_id=tid)
+    assert after == before and after["held_by_id"] == agent.id and after["attempts"] == 1
+    new = {"status": "completed", "idempotency_key": uuid.uuid4().hex}
+    assert _post(api, f"/api/v1/call-targets/{tid}/result", new).status_code == 201
+    assert CallTarget.objects.get(public_id=tid).attempts == 2
+    assert CallAttempt.objects.filter(target__public_id=tid).count() == 2
+
+
 def test_claim_endpoint_query_count(org: Any, django_assert_max_num_queries: Any) -> None:
     op = make_operation(org, people=5)
     agent = make_agent(op)
