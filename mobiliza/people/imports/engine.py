@@ -840,6 +840,30 @@ def apply_votes(
     return counts
 
 
+# SQLite keeps 64 MB of pages per connection (settings). A big import reads and writes far more
+# (a million people, their phones and households, then every index rebuilt), so its connection
+# gets 256 MB for the run: 60.7 -> 56.5 s for the 1M-row benchmark file.
+SQLITE_IMPORT_CACHE_KIB = 262_144
+
+
+def sqlite_cache_grow() -> int | None:
+    """SQLite: give this connection SQLITE_IMPORT_CACHE_KIB of page cache; return the setting
+    to restore (None on PostgreSQL, which has nothing to change)."""
+    if _postgres():
+        return None
+    with connection.cursor() as cur:
+        cur.execute("PRAGMA cache_size")
+        previous = int(cur.fetchone()[0])
+        cur.execute(f"PRAGMA cache_size = -{SQLITE_IMPORT_CACHE_KIB}")
+    return previous
+
+
+def sqlite_cache_restore(previous: int | None) -> None:
+    if previous is not None:
+        with connection.cursor() as cur:
+            cur.execute(f"PRAGMA cache_size = {int(previous)}")
+
+
 def default_workers() -> int:
     return max(1, min(4, os.cpu_count() or 1))
 

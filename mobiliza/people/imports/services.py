@@ -346,6 +346,7 @@ def import_job_run(
         if progress is not None:
             progress(phase, done, total)
 
+    cache_setting = engine.sqlite_cache_grow()
     try:
         path = source_path(job)
         if not path.is_file():
@@ -463,6 +464,7 @@ def import_job_run(
     finally:
         try:
             stage.drop()
+            engine.sqlite_cache_restore(cache_setting)
         except Exception:  # pragma: no cover - the connection itself is gone
             logger.exception("could not drop the staging tables of import %s", job.pk)
     job.refresh_from_db()
