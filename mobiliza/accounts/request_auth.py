@@ -165,37 +165,10 @@ def forget(session_key: str | None = None) -> None:
         _hints.pop(session_key, None)
 
 
-def _first_read(sql: str, params: list[Any]) -> tuple[Any, ...] | None:
-    """The request's first statement, read-only, in place of the connection health check.
-
-    With persistent connections Django checks a reused connection (`SELECT 1`) before the first
-    ORM query of each request; prepared statements go round that check, and the next ORM use
-    (a transaction's start) would pay it as one more round trip. Here the read itself is the
-    check: when the connection died while idle, it is replaced and the read run again; once the
-    read has worked the connection is known good for this request."""
-    from mobiliza.core.sql import prepared_fetchone
-
-    conn = connections[DEFAULT_DB_ALIAS]
-    if conn.vendor != "postgresql" or conn.in_atomic_block:
-        return prepared_fetchone(sql, params)
-    import psycopg
-
-    try:
-        row = prepared_fetchone(sql, params)
-    except (psycopg.OperationalError, psycopg.InterfaceError):
-        raw = conn.connection
-        if raw is not None and not (raw.closed or raw.broken):
-            raise
-        conn.close()
-        row = prepared_fetchone(sql, params)
-    conn.health_check_done = True  # type: ignore[attr-defined]  # Django's per-request flag
-    return row
-
-
 def preload(request: HttpRequest) -> None:
     """Resolve `request.session`, `request.user` and the active membership now, in one
     statement when possible. Does nothing when Django's own path must decide."""
-    from mobiliza.core.sql import prepared_fetchone
+    from mobiliza.core.sql import first_read, prepared_fetchone
     from mobiliza.core.tenancy import SESSION_KEY as ORG_SESSION_KEY
 
     session = getattr(request, "session", None)
@@ -210,7 +183,7 @@ def preload(request: HttpRequest) -> None:
         return  # no session cookie: anonymous, Django reads nothing either
     loader = _loader()
     hinted_user, hinted_org = _hints.get(session_key, (None, None))
-    row = _first_read(
+    row = first_read(
         loader.with_session,
         [
             hinted_user,

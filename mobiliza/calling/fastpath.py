@@ -25,7 +25,6 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-import psycopg
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.http import HttpRequest, HttpResponse
 
@@ -40,7 +39,7 @@ from mobiliza.core.api import (
     token_width,
 )
 from mobiliza.core.permissions import Perm, has_perm
-from mobiliza.core.sql import model_columns, model_from_row, prepared_fetchone
+from mobiliza.core.sql import first_read, model_columns, model_from_row
 
 Handler = Callable[[HttpRequest, "re.Match[str]"], HttpResponse | None]
 _UUID = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
@@ -49,23 +48,6 @@ _UUID = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 def _bearer(request: HttpRequest) -> str:
     """The token as ninja's `HttpBearer` reads it (the middleware checked the scheme)."""
     return " ".join(request.META["HTTP_AUTHORIZATION"].split(" ")[1:])
-
-
-def _first_read(sql: str, params: Any) -> tuple[Any, ...] | None:
-    """The request's first statement. Django checks a reused connection with a `SELECT 1` before
-    a request's first query; here the statement itself is the check: when it fails because the
-    connection died while idle, the connection is replaced and the (read-only) statement run
-    again."""
-    conn = connections[DEFAULT_DB_ALIAS]
-    conn.health_check_done = True  # type: ignore[attr-defined]
-    try:
-        return prepared_fetchone(sql, params)
-    except (psycopg.OperationalError, psycopg.InterfaceError):
-        raw = conn.connection
-        if raw is not None and not (raw.closed or raw.broken):
-            raise
-        conn.close()
-        return prepared_fetchone(sql, params)
 
 
 def _authenticated(request: HttpRequest, token: Any) -> bool:
@@ -111,7 +93,7 @@ def _token(raw_token: str) -> Any:
     token_hash = token_hash_param(raw_token)
     if token_hash is None:
         return None
-    row = _first_read(token_sql(), [token_hash])
+    row = first_read(token_sql(), [token_hash])
     return token_from_row(row) if row is not None else None
 
 
@@ -168,7 +150,7 @@ def _result_read_sql(request: HttpRequest, target_id: uuid.UUID) -> CallTarget |
     token_hash = token_hash_param(_bearer(request))
     if token_hash is None:
         return None
-    row = _first_read(_result_read(), {"target": target_id, "token": token_hash})
+    row = first_read(_result_read(), {"target": target_id, "token": token_hash})
     if row is None:
         return None
     token = token_from_row(row)

@@ -66,6 +66,29 @@ def prepared_fetchone(sql: str, params: Any, *, fetch: bool = True) -> tuple[Any
         return django_cursor.fetchone() if fetch else None
 
 
+def first_read(sql: str, params: Any) -> tuple[Any, ...] | None:
+    """A request's first statement, read-only, in place of the connection's health check.
+
+    With persistent connections Django checks a reused connection (`SELECT 1`) before the first
+    ORM query of each request; prepared statements go round that check, and the next ORM use
+    (a transaction's start) would pay it as one more round trip. Here the read itself is the
+    check: when the connection died while idle, it is replaced and the read run again; once the
+    read has worked the connection is known good for this request."""
+    conn = connections[DEFAULT_DB_ALIAS]
+    if conn.vendor != "postgresql" or conn.in_atomic_block:
+        return prepared_fetchone(sql, params)
+    try:
+        row = prepared_fetchone(sql, params)
+    except (psycopg.OperationalError, psycopg.InterfaceError):
+        raw = conn.connection
+        if raw is not None and not (raw.closed or raw.broken):
+            raise
+        conn.close()
+        row = prepared_fetchone(sql, params)
+    conn.health_check_done = True  # type: ignore[attr-defined]  # Django's per-request flag
+    return row
+
+
 # --- rows read by hand-written SQL, turned into model instances --------------------------------
 # The ORM spends far more CPU compiling a query than PostgreSQL spends running it; the hot paths
 # run a few fixed statements many times a second, so they read rows with SQL written once and
