@@ -38,10 +38,10 @@ from mobiliza.core.api import (
     token_sql,
     token_width,
 )
+from mobiliza.core.middleware import FastHandler
 from mobiliza.core.permissions import Perm, has_perm
 from mobiliza.core.sql import first_read, model_columns, model_from_row
 
-Handler = Callable[[HttpRequest, "re.Match[str]"], HttpResponse | None]
 _UUID = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 
 
@@ -188,7 +188,7 @@ def _result_read_orm(request: HttpRequest, target_id: uuid.UUID) -> CallTarget |
 
 
 # (method, path pattern, handler), tried in order by the middleware for bearer-token API calls.
-HANDLERS: list[tuple[str, re.Pattern[str], Handler]] = [
+HANDLERS: list[tuple[str, re.Pattern[str], FastHandler]] = [
     ("POST", re.compile(rf"/api/v1/call-operations/({_UUID})/claim\Z"), claim),
     ("POST", re.compile(rf"/api/v1/call-targets/({_UUID})/result\Z"), result),
 ]

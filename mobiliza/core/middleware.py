@@ -23,7 +23,8 @@ response says so (`Content-Language`, `Vary: Accept-Language`); `request.user` s
 (as AuthenticationMiddleware leaves it without a session); the response gets its
 `Content-Length` (CommonMiddleware) and `X-Frame-Options` (clickjacking middleware). A path that
 does not resolve goes through the whole stack (CommonMiddleware's slash redirect, the 404 page).
-The database connection's health check stays on.
+The database connection's health check stays on (the fast handlers below do it with their first
+read, `core.sql.first_read`).
 
 A few endpoints that clients call in a loop have a plain handler (`FAST_HANDLERS`, e.g.
 `calling.fastpath`: an agent's claim and result) that answers before URL resolution and ninja; it
