@@ -337,18 +337,28 @@ def _uuid_time_ordered() -> str:
     )
 
 
-def _dedupe(cur: Any, table: str, partition: str, where: str) -> None:
+def _dedupe(
+    cur: Any, table: str, partition: str, where: str
+) -> list[tuple[int, str | None]] | None:
     """Later row wins: among the rows matching `where` that share a `partition` value, mark
     all but the last one (highest row_num) as duplicates. One hash aggregate over the keys
-    finds the repeated ones; only their earlier rows are written."""
+    finds the repeated ones; only their earlier rows are written.
+
+    On PostgreSQL the marked rows come back (row_num, dkey) from the UPDATE itself, so the
+    report needs no second scan of the staging table; None on SQLite (RETURNING there needs
+    SQLite 3.35, newer than Django's minimum)."""
+    returning = f" RETURNING {table}.row_num, {table}.dkey" if _postgres() else ""
     cur.execute(
         f"""
         UPDATE {table} SET action = 'duplicate'
         FROM (SELECT {partition} AS k, MAX(row_num) AS last_row FROM {table} WHERE {where}
               GROUP BY {partition} HAVING COUNT(*) > 1) d
         WHERE {table}.{partition} = d.k AND {table}.row_num < d.last_row AND {where}
-        """
+        {returning}"""
     )
+    if not returning:
+        return None
+    return [(int(row_num), dkey) for row_num, dkey in cur.fetchall()]
 
 
 def _match(cur: Any, table: str, key: str, org_id: int, person_list: str) -> None:
@@ -601,43 +611,58 @@ def apply_people(
             # Durability of this one commit is traded for speed: a crash right after it loses
             # the import, never corrupts; the job then shows as interrupted and can run again.
             cur.execute("SET LOCAL synchronous_commit = off")
-        _dedupe(cur, t, "dkey", "dkey IS NOT NULL")
+        duplicates = _dedupe(cur, t, "dkey", "dkey IS NOT NULL")
         timer.lap("dedupe")
-        if Person.objects.filter(organization_id=organization_id, list=person_list).exists():
+        matched = Person.objects.filter(organization_id=organization_id, list=person_list).exists()
+        if matched:
             for key in match:
                 _match(cur, t, key, organization_id, person_list)
             if pg:
                 # Fresh statistics after the matching: the planner then hashes instead of
                 # looping over the matched rows.
                 cur.execute(f"ANALYZE {t}")
-        timer.lap("match")
-        _dedupe(cur, t, "match_id", "match_id IS NOT NULL AND action IS NULL")
-        timer.lap("dedupe")
-        # What each row does: the later-row-wins duplicates are marked, matched rows carry
-        # match_id (update or skip by `on_match`), the others are new people.
-        cur.execute(
-            f"""SELECT CASE WHEN action IS NOT NULL THEN action
-                            WHEN match_id IS NULL THEN 'create' ELSE %s END, COUNT(*)
-                FROM {t} GROUP BY 1""",
-            [on_match],
-        )
-        for action, n in cur.fetchall():
-            counts[
-                {"create": "created", "update": "updated", "skip": "skipped"}.get(action, action)
-            ] = n
+            timer.lap("match")
+            more = _dedupe(cur, t, "match_id", "match_id IS NOT NULL AND action IS NULL")
+            if duplicates is not None and more is not None:
+                duplicates.extend(more)
+            timer.lap("dedupe")
+        if matched or duplicates is None:
+            # What each row does: the later-row-wins duplicates are marked, matched rows
+            # carry match_id (update or skip by `on_match`), the others are new people.
+            cur.execute(
+                f"""SELECT CASE WHEN action IS NOT NULL THEN action
+                                WHEN match_id IS NULL THEN 'create' ELSE %s END, COUNT(*)
+                    FROM {t} GROUP BY 1""",
+                [on_match],
+            )
+            for action, n in cur.fetchall():
+                counts[
+                    {"create": "created", "update": "updated", "skip": "skipped"}.get(
+                        action, action
+                    )
+                ] = n
+        else:
+            # Nothing stored to match (a first load): every row not replaced is new.
+            cur.execute(f"SELECT COUNT(*) FROM {t}")
+            counts["duplicate"] = len(duplicates)
+            counts["created"] = int(cur.fetchone()[0]) - len(duplicates)
         counts.setdefault("created", 0)
         counts.setdefault("updated", 0)
         counts.setdefault("skipped", 0)
         counts.setdefault("duplicate", 0)
         if counts["duplicate"]:
-            cur.execute(
-                f"SELECT row_num, dkey FROM {t} WHERE action = 'duplicate' ORDER BY row_num "
-                f"LIMIT {MAX_REPORTED_PROBLEMS}"
-            )
+            if duplicates is None:
+                cur.execute(
+                    f"SELECT row_num, dkey FROM {t} WHERE action = 'duplicate' "
+                    f"ORDER BY row_num LIMIT {MAX_REPORTED_PROBLEMS}"
+                )
+                duplicates = [(int(row_num), dkey) for row_num, dkey in cur.fetchall()]
+            else:
+                duplicates.sort()
             labels = {"x": _("external id"), "p": _("phone"), "e": _("email")}
-            for row_num, dkey in cur.fetchall():
+            for row_num, dkey in duplicates[:MAX_REPORTED_PROBLEMS]:
                 kind = (dkey or "x:")[0]
-                report.add(int(row_num), "", "duplicate", {"key": labels.get(kind, kind)})
+                report.add(row_num, "", "duplicate", {"key": labels.get(kind, kind)})
         timer.lap("report_duplicates")
         if dry_run:
             return counts

@@ -207,6 +207,8 @@ def test_later_row_wins_when_two_rows_match_the_same_person(org: Any, tmp_path: 
     assert job.counts["updated"] == 1 and job.counts["duplicate"] == 1
     old.refresh_from_db()
     assert old.first_name == "ByEmail"
+    # The replaced row is in the report, once.
+    assert [r[0] for r in _report(job)[1:]] == ["2"]
 
 
 def test_invalid_phones_are_kept_raw_and_flagged(org: Any, tmp_path: Path) -> None:
