@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 import psycopg
-from django.db import DEFAULT_DB_ALIAS, connections
+from django.db import DEFAULT_DB_ALIAS, InterfaceError, OperationalError, connections
 from django.db.models import Model
 
 # A threshold no statement reaches: only `prepare=True` executions are prepared; the ORM's
@@ -45,25 +45,35 @@ def prepared_fetchone(sql: str, params: Any, *, fetch: bool = True) -> tuple[Any
     On PostgreSQL through a server-side-binding psycopg cursor with `prepare=True`: the first
     execution on a connection prepares the statement, later ones skip parsing and planning.
     Placeholders are psycopg's (`%s`, `%(name)s`). Elsewhere, Django's cursor.
+
+    Errors are raised as Django's (`django.db.IntegrityError`, `OperationalError`, …, with the
+    driver's error as `__cause__`), as from the ORM, and mark the connection for Django's
+    end-of-request check the same way.
     """
     conn = connections[DEFAULT_DB_ALIAS]
     if conn.vendor == "postgresql":
-        raw = conn.connection
-        if raw is None:
-            conn.ensure_connection()
-            raw = conn.connection
-        cursor: psycopg.Cursor[Any] | None = getattr(raw, _CURSOR, None)
-        if cursor is None or cursor.closed:
-            if raw.prepare_threshold is None:
-                raw.prepare_threshold = _NEVER
-            cursor = psycopg.Cursor(raw)
-            _fast_timestamps(cursor, conn.timezone_name, raw)
-            setattr(raw, _CURSOR, cursor)
-        cursor.execute(sql, params, prepare=True)
-        return cursor.fetchone() if fetch else None
+        with conn.wrap_database_errors:
+            return _prepared_postgres(conn, sql, params, fetch)
     with conn.cursor() as django_cursor:
         django_cursor.execute(sql, params)
         return django_cursor.fetchone() if fetch else None
+
+
+def _prepared_postgres(conn: Any, sql: str, params: Any, fetch: bool) -> tuple[Any, ...] | None:
+    """The PostgreSQL side of `prepared_fetchone` (errors raised as the driver's)."""
+    raw = conn.connection
+    if raw is None:
+        conn.ensure_connection()
+        raw = conn.connection
+    cursor: psycopg.Cursor[Any] | None = getattr(raw, _CURSOR, None)
+    if cursor is None or cursor.closed:
+        if raw.prepare_threshold is None:
+            raw.prepare_threshold = _NEVER
+        cursor = psycopg.Cursor(raw)
+        _fast_timestamps(cursor, conn.timezone_name, raw)
+        setattr(raw, _CURSOR, cursor)
+    cursor.execute(sql, params, prepare=True)
+    return cursor.fetchone() if fetch else None
 
 
 def first_read(sql: str, params: Any) -> tuple[Any, ...] | None:
@@ -79,7 +89,7 @@ def first_read(sql: str, params: Any) -> tuple[Any, ...] | None:
         return prepared_fetchone(sql, params)
     try:
         row = prepared_fetchone(sql, params)
-    except (psycopg.OperationalError, psycopg.InterfaceError):
+    except (OperationalError, InterfaceError):
         raw = conn.connection
         if raw is not None and not (raw.closed or raw.broken):
             raise

@@ -730,16 +730,12 @@ def send_check(
 
 
 # The click's fixed statements, as prepared statements on PostgreSQL (`core.sql`): the ORM's
-# compilation of these four cost more CPU than PostgreSQL spends running them.
+# compilation of these four cost more CPU than PostgreSQL spends running them. Their errors are
+# Django's (a duplicate idempotency key is `django.db.IntegrityError`: `message_send` catches it).
 def _hot(sql: str, params: list[Any], *, fetch: bool = True) -> tuple[Any, ...] | None:
-    """`prepared_fetchone`, with the driver's errors raised as Django's (a duplicate idempotency
-    key is `django.db.IntegrityError`, as from the ORM: `message_send` catches that one)."""
-    from django.db import DEFAULT_DB_ALIAS, connections
-
     from mobiliza.core.sql import prepared_fetchone
 
-    with connections[DEFAULT_DB_ALIAS].wrap_database_errors:
-        return prepared_fetchone(sql, params, fetch=fetch)
+    return prepared_fetchone(sql, params, fetch=fetch)
 
 
 def _when(value: dt.datetime) -> Any:

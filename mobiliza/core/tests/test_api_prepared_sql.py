@@ -43,7 +43,10 @@ def test_the_same_cursor_serves_many_statements_and_survives_an_error() -> None:
     assert prepared_fetchone("SELECT %s", [1]) == (1,)
     if connection.vendor == "postgresql":
         import psycopg
+        from django.db import DataError
 
-        with pytest.raises(psycopg.errors.DivisionByZero), transaction.atomic():
+        # Raised as Django's error (as from the ORM), the driver's as its cause.
+        with pytest.raises(DataError) as raised, transaction.atomic():
             prepared_fetchone("SELECT 1 / %s", [0])
+        assert isinstance(raised.value.__cause__, psycopg.errors.DivisionByZero)
     assert prepared_fetchone("SELECT %s", [2]) == (2,)
