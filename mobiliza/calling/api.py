@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.http import HttpResponse
+from django.utils.translation import gettext as _
 from ninja import Router, Schema, Status
 from ninja.errors import HttpError
 
@@ -297,7 +298,7 @@ def heartbeat(request: OrgRequest, calltarget_id: uuid.UUID) -> LeaseOut:
     target = _agent_target(request, calltarget_id)
     kept = dispenser.target_heartbeat(target=target, agent=api_membership(request))
     if kept is None:
-        raise HttpError(409, "This person is no longer assigned to you.")
+        raise HttpError(409, _("This person is no longer assigned to you."))
     return LeaseOut(id=target.public_id, lease_expires_at=kept.lease_expires_at)
 
 
@@ -309,7 +310,7 @@ def heartbeat(request: OrgRequest, calltarget_id: uuid.UUID) -> LeaseOut:
 def release(request: OrgRequest, calltarget_id: uuid.UUID) -> LeaseOut:
     target = _agent_target(request, calltarget_id)
     if not dispenser.target_release(target=target, agent=api_membership(request)):
-        raise HttpError(409, "This person is no longer assigned to you.")
+        raise HttpError(409, _("This person is no longer assigned to you."))
     return LeaseOut(id=target.public_id, lease_expires_at=None)
 
 
@@ -344,7 +345,7 @@ def result_run(request: OrgRequest, target: CallTarget, payload: ResultIn) -> St
     except ValidationError as exc:
         raise unprocessable(exc) from exc
     except services.ResultConflictError:
-        raise HttpError(409, "This person is no longer assigned to you.") from None
+        raise HttpError(409, _("This person is no longer assigned to you.")) from None
     attempt = outcome.attempt
     return Status(
         200 if outcome.replayed else 201,
@@ -370,7 +371,7 @@ def restore(request: OrgRequest, calltarget_id: uuid.UUID) -> LeaseOut:
 
         raise Http404
     if role != OperationUser.Role.OWNER:
-        raise HttpError(403, "Only owners may restore a person.")
+        raise HttpError(403, _("Only owners may restore a person."))
     try:
         services.target_restore(target=target, actor=request.user)
     except ValidationError as exc:
@@ -400,13 +401,13 @@ def operation_create(request: OrgRequest, payload: OperationIn) -> Status:
 def _patch(op: CallOperation, payload: OperationIn, request: OrgRequest) -> None:
     values = payload.dict(exclude_none=True)
     if "days_of_week" in values and not set(values["days_of_week"]) <= set(range(7)):
-        raise HttpError(422, "Days of the week go from 0 (Monday) to 6 (Sunday).")
+        raise HttpError(422, _("Days of the week go from 0 (Monday) to 6 (Sunday)."))
     if "source" in values and values["source"] not in ("contacts", "electors"):
-        raise HttpError(422, "The source is contacts or electors.")
+        raise HttpError(422, _("The source is contacts or electors."))
     start = values.get("window_start", op.window_start)
     end = values.get("window_end", op.window_end)
     if start >= end:
-        raise HttpError(422, "The calling window must end after it starts.")
+        raise HttpError(422, _("The calling window must end after it starts."))
     services.operation_update(operation=op, actor=request.user, **values)
 
 
@@ -534,7 +535,7 @@ def recycling_put(
     for row in payload:
         status = statuses.get(row.status)
         if status is None:
-            raise HttpError(422, f"Unknown status {row.status!r}.")
+            raise HttpError(422, _("Unknown status %(status)s.") % {"status": repr(row.status)})
         rows.append(
             services.RecyclingInput(
                 status_id=status.id,
@@ -583,7 +584,9 @@ def blocking_put(
     for row in payload:
         status = statuses.get(row.removal_status)
         if status is None:
-            raise HttpError(422, f"Unknown status {row.removal_status!r}.")
+            raise HttpError(
+                422, _("Unknown status %(status)s.") % {"status": repr(row.removal_status)}
+            )
         rules.append(
             services.BlockingInput(
                 kind=row.kind,
@@ -660,7 +663,7 @@ def users_add(request: OrgRequest, calloperation_id: uuid.UUID, payload: UserIn)
         organization=op.organization, public_id=payload.member_id
     ).first()
     if membership is None:
-        raise HttpError(422, "No such member in this organization.")
+        raise HttpError(422, _("No such member in this organization."))
     services.operation_user_add(
         operation=op, membership=membership, role=payload.role, actor=request.user
     )

@@ -15,6 +15,7 @@ from django.db import connection
 from django.db.models import Model
 from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from ninja.errors import HttpError
 from ninja.security import HttpBearer, SessionAuth
 
@@ -154,7 +155,7 @@ def unprocessable(exc: ValidationError) -> HttpError:
 def api_membership(request: HttpRequest) -> Membership:
     membership: Membership | None = getattr(request, "membership", None)
     if membership is None:
-        raise HttpError(403, "You are not a member of an organization.")
+        raise HttpError(403, _("You are not a member of an organization."))
     return membership
 
 
@@ -162,5 +163,5 @@ def api_org(request: HttpRequest, perm: Perm | None = None) -> Organization:
     """The organization the request acts for, after checking `perm` when given."""
     membership = api_membership(request)
     if perm is not None and not has_perm(membership, perm):
-        raise HttpError(403, f"Your role does not allow this ({perm.value}).")
+        raise HttpError(403, _("Your role does not allow this (%(perm)s).") % {"perm": perm.value})
     return membership.organization

@@ -17,6 +17,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Prefetch
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext as _
 from ninja import Router, Schema, Status
 from ninja.errors import HttpError
 
@@ -460,7 +461,7 @@ def people_phone_remove(
     number = payload.number.strip()
     phone = person.phones.filter(e164=number).first() or person.phones.filter(raw=number).first()
     if phone is None:
-        raise HttpError(422, "That phone number is not on this person.")
+        raise HttpError(422, _("That phone number is not on this person."))
     services.person_phone_remove(
         person=person, phone_id=phone.pk, actor=api_membership(request).user
     )
@@ -494,7 +495,7 @@ def people_elector_link(
             organization=person.organization, public_id=payload.elector_id
         ).first()
         if elector is None:
-            raise HttpError(422, "No elector record with that id.")
+            raise HttpError(422, _("No elector record with that id."))
     try:
         services.person_link_elector(
             person=person, elector=elector, actor=api_membership(request).user
@@ -550,7 +551,7 @@ def people_merge(request: HttpRequest, person_id: uuid.UUID, payload: MergeIn) -
         organization=keep.organization, public_id=payload.other_id
     ).first()
     if other is None:
-        raise HttpError(422, "No person with that id to merge.")
+        raise HttpError(422, _("No person with that id to merge."))
     try:
         services.person_merge(
             keep=keep, other=other, choices=payload.choices, actor=api_membership(request).user

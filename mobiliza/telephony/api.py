@@ -7,6 +7,7 @@ import uuid
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
 from ninja import Router, Schema, Status
 
 from mobiliza.calling import selectors as calling_selectors
@@ -116,7 +117,7 @@ def agent_phone(request: OrgRequest) -> Status:
     api_org(request, Perm.AGENT_WORK)
     phone = selectors.agent_phone_for(membership=api_membership(request))
     if phone is None:
-        return Status(404, RefusalOut(code="none", detail="No phone yet."))
+        return Status(404, RefusalOut(code="none", detail=_("No phone yet.")))
     return Status(200, _phone_out(phone))
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext as _
 from ninja import Router, Schema, Status
 from ninja.errors import HttpError
 
@@ -30,7 +31,7 @@ def _error(exc: ValidationError) -> HttpError:
 def _supervisor(request: OrgRequest) -> Membership:
     membership = api_membership(request)
     if not services.is_supervisor(membership):
-        raise HttpError(403, "Your role does not allow this.")
+        raise HttpError(403, _("Your role does not allow this."))
     return membership
 
 
@@ -295,7 +296,7 @@ def campaigns_join(request: OrgRequest, payload: JoinIn) -> CampaignOut:
     membership = api_membership(request)
     campaign = selectors.campaign_by_token(token=payload.token)
     if campaign.organization_id != membership.organization_id:
-        raise HttpError(404, "Not found")
+        raise HttpError(404, _("Not found"))
     try:
         services.texter_join(campaign=campaign, user=request.user)
     except ValidationError as exc:
@@ -430,7 +431,7 @@ def conversations_send(request: OrgRequest, conversation_id: uuid.UUID, payload:
     except ValidationError as exc:
         raise _error(exc) from exc
     except PermissionDenied as exc:
-        raise HttpError(403, str(exc) or "Forbidden") from exc
+        raise HttpError(403, str(exc) or _("Forbidden")) from exc
     return Status(201 if created else 200, SendOut(created=created, message=_message_out(message)))
 
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.http import FileResponse
+from django.utils.translation import gettext as _
 from ninja import File, Form, Router, Schema, Status
 from ninja.errors import HttpError
 from ninja.files import UploadedFile
@@ -100,7 +101,7 @@ def _json_field(raw: str, name: str) -> Any:
     try:
         return json.loads(raw)
     except ValueError as exc:
-        raise HttpError(422, f"“{name}” is not valid JSON.") from exc
+        raise HttpError(422, _("“%(name)s” is not valid JSON.") % {"name": name}) from exc
 
 
 def _create(
@@ -123,7 +124,7 @@ def _create(
         isinstance(parsed_mapping, dict)
         and all(isinstance(k, str) and isinstance(v, str) for k, v in parsed_mapping.items())
     ):
-        raise HttpError(422, "“mapping” must be an object of column name to target.")
+        raise HttpError(422, _("“mapping” must be an object of column name to target."))
     try:
         job = services.import_job_create(
             organization=organization,
@@ -298,7 +299,7 @@ def import_errors(request: OrgRequest, importjob_id: uuid.UUID) -> FileResponse:
     organization = api_org(request, Perm.PEOPLE_IMPORT)
     job = selectors.import_job_get(organization=organization, public_id=importjob_id)
     if not job.error_report:
-        raise HttpError(404, "This import has no error report.")
+        raise HttpError(404, _("This import has no error report."))
     return FileResponse(
         job.error_report.open("rb"),
         as_attachment=True,
