@@ -12,6 +12,7 @@ import csv
 import datetime as dt
 import decimal
 import functools
+import gc
 import io
 import json
 import operator
@@ -337,6 +338,20 @@ def process_chunk_in_worker(data: bytes, first_line: int) -> ChunkOut:
 
 
 def process_chunk(plan: _Plan, data: bytes, first_line: int) -> ChunkOut:
+    """One chunk's staging rows. The cyclic garbage collector is paused meanwhile: the rows
+    build no reference cycles, and its passes over everything a chunk keeps (the rows, and
+    in a worker the caches of numbers and addresses) cost ~15% of the parse."""
+    paused = gc.isenabled()
+    if paused:
+        gc.disable()
+    try:
+        return _process_chunk(plan, data, first_line)
+    finally:
+        if paused:
+            gc.enable()
+
+
+def _process_chunk(plan: _Plan, data: bytes, first_line: int) -> ChunkOut:
     cfg = plan.cfg
     copy = cfg.output == "copy"
     out = ChunkOut(main=[], phones=[], tags=[])
