@@ -124,6 +124,9 @@ class _Plan:
     def __init__(self, cfg: ParseConfig) -> None:
         self.cfg = cfg
         self.width = len(cfg.header)
+        # Chunks are split on the delimiter without csv.reader while they can be (see
+        # `_simple_lines`); False once a chunk's values held quotes.
+        self.split_ok = True
         targets = PERSON_TARGETS if cfg.kind == "people" else VOTE_TARGETS
         self.by_target: dict[str, list[int]] = {}
         self.custom: list[tuple[str, int]] = []
@@ -361,48 +364,53 @@ def _process_chunk(plan: _Plan, data: bytes, first_line: int) -> ChunkOut:
         line = first_line + data[: exc.start].count(b"\n")
         out.fatal = (line, "bad_encoding", {"encoding": cfg.encoding.upper()})
         return out
-    reader = csv.reader(
-        io.StringIO(text, newline=""), delimiter=cfg.delimiter, quotechar=cfg.quotechar
-    )
     handler = _people_row if cfg.kind == "people" else _vote_row
-    width = plan.width
-    names = plan.names
-    problems = out.problems
-    start_line = first_line
-    while True:
-        try:
-            record = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as exc:
-            out.rows += 1
-            out.rejected += 1
-            problems.append((start_line, "", "unreadable", {"detail": str(exc)}))
-            start_line = first_line + reader.line_num
-            continue
-        line = start_line
-        start_line = first_line + reader.line_num
-        if not record or (len(record) == 1 and not record[0].strip()):
-            continue  # blank line
-        out.rows += 1
-        if len(record) != width:
-            out.rejected += 1
-            problems.append((line, "", "ragged", {"found": len(record), "expected": width}))
-            continue
-        if sum(map(len, record)) > MAX_FIELD_CHARS:
-            long_col = next((i for i, v in enumerate(record) if len(v) > MAX_FIELD_CHARS), -1)
-            if long_col >= 0:
+    # A record of the header's width (of two columns or more: a one-column record may be a
+    # blank line) and not too long goes straight to the handler; the others to `_odd_record`.
+    width = plan.width if plan.width > 1 else -1
+    simple = _simple_lines(text, cfg.delimiter, cfg.quotechar) if plan.split_ok else None
+    if simple is not None:
+        lines, sep, quotes = simple
+        short = max(map(len, lines), default=0) <= MAX_FIELD_CHARS  # no value can be too long
+        values = 0
+        line = first_line
+        for text_line in lines:
+            record = text_line.split(sep)
+            values += len(record)
+            if len(record) == width and (short or sum(map(len, record)) <= MAX_FIELD_CHARS):
+                out.rows += 1
+                handler(plan, record, line, out)
+            else:
+                _odd_record(plan, record, line, out, handler)
+            line += 1
+        if quotes >= 0 and quotes != 2 * values:
+            # Some value held a quote: the split was not the csv reading. Read the chunk
+            # again with csv.reader, and the rest of the file too (its writer quotes quotes).
+            plan.split_ok = False
+            return _process_chunk(plan, data, first_line)
+    else:
+        reader = csv.reader(
+            io.StringIO(text, newline=""), delimiter=cfg.delimiter, quotechar=cfg.quotechar
+        )
+        start_line = first_line
+        while True:
+            try:
+                record = next(reader)
+            except StopIteration:
+                break
+            except csv.Error as exc:
+                out.rows += 1
                 out.rejected += 1
-                problems.append(
-                    (
-                        line,
-                        names[long_col],
-                        "too_long",
-                        {"length": len(record[long_col]), "max": MAX_FIELD_CHARS},
-                    )
-                )
+                out.problems.append((start_line, "", "unreadable", {"detail": str(exc)}))
+                start_line = first_line + reader.line_num
                 continue
-        handler(plan, record, line, out)
+            line = start_line
+            start_line = first_line + reader.line_num
+            if len(record) == width and sum(map(len, record)) <= MAX_FIELD_CHARS:
+                out.rows += 1
+                handler(plan, record, line, out)
+            else:
+                _odd_record(plan, record, line, out, handler)
     # SQLite: only the columns the mapping can fill, once checked the others are all NULL.
     if (
         plan.unwritten is not None
@@ -416,6 +424,75 @@ def _process_chunk(plan: _Plan, data: bytes, first_line: int) -> ChunkOut:
         out.phones = _copy_lines(out.phones)
         out.tags = _copy_lines(out.tags)
     return out
+
+
+def _simple_lines(text: str, delimiter: str, quotechar: str) -> tuple[list[str], str, int] | None:
+    """A chunk that needs no csv state machine as its lines (one record each, from the
+    chunk's first line on), the separator that splits a line into its values, and the number
+    of quotes the text holds (-1: no quoting at all).
+
+    Either every value is quoted ('"a"\\t"b"\\r\\n"c"\\t"d"\\r\\n'): the lines are the text
+    between the quotes that surround each line break, the separator is quote-delimiter-quote;
+    or the chunk has no quote at all. Lines end with \\r\\n throughout or \\n throughout, and
+    none holds a line break or carriage return of its own: the counts say so. In the quoted
+    case, the caller still checks that the text holds exactly two quotes per value split
+    (those around each line and each separator), else some value held a quote and csv.reader
+    must read the chunk. None: csv.reader must read the chunk."""
+    if (
+        len(text) > CSV_FIELD_LIMIT  # csv.reader would refuse a field this long
+        or len(delimiter) != 1
+        or len(quotechar) != 1
+        or delimiter == quotechar
+        or delimiter in "\r\n"
+        or quotechar in "\r\n"
+    ):
+        return None
+    nl = "\r\n" if "\r" in text else "\n"
+    ended = text.endswith(nl)
+    if text.startswith(quotechar):
+        tail = len(quotechar) + len(nl) if ended else len(quotechar)
+        # The closing quote of the last line (not the opening one of the first).
+        if len(text) - tail < 1 or text[len(text) - tail] != quotechar:
+            return None
+        lines = text[1 : len(text) - tail].split(quotechar + nl + quotechar)
+        sep = quotechar + delimiter + quotechar
+        quotes = text.count(quotechar)
+    elif quotechar not in text:
+        lines = text.split(nl)
+        if ended:
+            lines.pop()  # the empty text after the last line break
+        sep = delimiter
+        quotes = -1
+    else:
+        return None
+    breaks = len(lines) - 1 + ended
+    if text.count("\n") != breaks or (nl == "\r\n" and text.count("\r") != breaks):
+        return None
+    return lines, sep, quotes
+
+
+def _odd_record(plan: _Plan, record: list[str], line: int, out: ChunkOut, handler: Any) -> None:
+    """A record that is blank, ragged or may hold a value that is too long."""
+    if not record or (len(record) == 1 and not record[0].strip()):
+        return  # blank line
+    out.rows += 1
+    if len(record) != plan.width:
+        out.rejected += 1
+        out.problems.append((line, "", "ragged", {"found": len(record), "expected": plan.width}))
+        return
+    long_col = next((i for i, v in enumerate(record) if len(v) > MAX_FIELD_CHARS), -1)
+    if long_col >= 0:
+        out.rejected += 1
+        out.problems.append(
+            (
+                line,
+                plan.names[long_col],
+                "too_long",
+                {"length": len(record[long_col]), "max": MAX_FIELD_CHARS},
+            )
+        )
+        return
+    handler(plan, record, line, out)
 
 
 def _joined(record: list[str], indexes: list[int]) -> str:

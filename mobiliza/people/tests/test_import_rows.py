@@ -1,0 +1,197 @@
+"""The import's row builder (`imports/rows.py`), which runs in the worker processes: a chunk of
+the file in, staging rows, problems and counts out. The chunk is split without csv.reader when
+it needs no csv state machine; that must read exactly what csv.reader reads, line numbers of
+problems included."""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from mobiliza.people.imports.rows import PEOPLE_COLUMNS, ChunkOut, ParseConfig, _Plan, process_chunk
+
+HEADER = ["id", "name", "mail", "phone", "tags", "city", "born", "team"]
+MAPPING = {
+    "id": "external_id",
+    "name": "full_name",
+    "mail": "email",
+    "phone": "phone",
+    "tags": "tags",
+    "city": "city",
+    "born": "birth_date",
+    "team": "custom:team",
+}
+
+
+def _cfg(output: str = "rows", **kw: Any) -> ParseConfig:
+    values: dict[str, Any] = {
+        "kind": "people",
+        "header": HEADER,
+        "mapping": MAPPING,
+        "encoding": "utf-8",
+        "delimiter": ",",
+        "quotechar": '"',
+        "region": "PT",
+        "default_tz": "",
+        "output": output,
+    }
+    values.update(kw)
+    return ParseConfig(**values)
+
+
+def _everything(out: ChunkOut) -> tuple[Any, ...]:
+    return (
+        out.main,
+        out.main_columns,
+        out.phones,
+        out.tags,
+        out.rows,
+        out.rejected,
+        out.invalid_phones,
+        out.problems,
+        out.fatal,
+        sorted(out.tag_names),
+        sorted(out.custom_keys),
+    )
+
+
+def _both_ways(cfg: ParseConfig, data: bytes, first_line: int = 2) -> tuple[Any, Any, bool]:
+    """The chunk read the fast way (split when it can be) and with csv.reader only; and
+    whether the fast way kept splitting."""
+    fast_plan = _Plan(cfg)
+    fast = _everything(process_chunk(fast_plan, data, first_line))
+    csv_plan = _Plan(cfg)
+    csv_plan.split_ok = False
+    slow = _everything(process_chunk(csv_plan, data, first_line))
+    return fast, slow, fast_plan.split_ok
+
+
+def _render(records: list[list[str]], *, delimiter: str, quoting: int, terminator: str) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(
+        buffer, delimiter=delimiter, quoting=quoting, lineterminator=terminator, escapechar=None
+    )
+    writer.writerows(records)
+    return buffer.getvalue()
+
+
+def _row(i: int, **values: str) -> list[str]:
+    row = {
+        "id": f"E{i}",
+        "name": f"Ana Silva{i}",
+        "mail": f"ana{i}@example.org",
+        "phone": f"91234{i:04d}",
+        "tags": "vol; donor" if i % 2 else "",
+        "city": "Lisboa",
+        "born": "1980-02-03",
+        "team": f"T{i % 3}",
+    }
+    row.update(values)
+    return [row[name] for name in HEADER]
+
+
+def test_fully_quoted_crlf_file_is_split_and_reads_as_csv_does() -> None:
+    records = [_row(i) for i in range(20)]
+    text = _render(records, delimiter="\t", quoting=csv.QUOTE_ALL, terminator="\r\n")
+    fast, slow, split = _both_ways(_cfg(delimiter="\t"), text.encode())
+    assert split and fast == slow
+    assert fast[4] == 20 and fast[5] == 0  # rows, rejected
+
+
+def test_unquoted_lf_file_with_blank_lines_ragged_rows_and_no_final_line_break() -> None:
+    lines = [",".join(_row(i)) for i in range(6)]
+    lines[2] = ""  # blank line: skipped, not counted
+    lines[3] = "E3,Rui"  # ragged: reported on its own line
+    text = "\n".join(lines)
+    fast, slow, split = _both_ways(_cfg(), text.encode(), first_line=10)
+    assert split and fast == slow
+    assert (fast[4], fast[5]) == (5, 1)
+    assert (13, "", "ragged", {"found": 2, "expected": len(HEADER)}) in fast[7]
+
+
+def test_a_value_with_quotes_falls_back_to_csv_for_the_rest_of_the_file() -> None:
+    records = [_row(i) for i in range(5)]
+    records[3] = _row(3, name='Ana "Nita" Silva', team="a,b")
+    text = _render(records, delimiter=",", quoting=csv.QUOTE_ALL, terminator="\r\n")
+    cfg = _cfg()
+    fast, slow, split = _both_ways(cfg, text.encode())
+    assert fast == slow and not split
+    people = {row[2]: row for row in fast[0]}  # by external id
+    first = fast[1].index("first_name")
+    assert people["E3"][first] == 'Ana "Nita"'
+
+
+def test_line_breaks_inside_values_and_lone_carriage_returns_read_as_csv() -> None:
+    # csv.reader counts a lone carriage return as a line: the later rows' line numbers move.
+    for inside in ("two\r\nlines", "two\nlines", "Porto\rNorte"):
+        records = [_row(i) for i in range(4)]
+        records[1] = _row(1, city=inside)
+        for quoting in (csv.QUOTE_ALL, csv.QUOTE_MINIMAL):
+            for terminator in ("\r\n", "\n"):
+                text = _render(records, delimiter=",", quoting=quoting, terminator=terminator)
+                fast, slow, _split = _both_ways(_cfg(), text.encode())
+                assert fast == slow, (inside, quoting, terminator)
+
+
+def test_too_long_values_are_reported_with_their_column() -> None:
+    long = "x" * 10_001
+    records = [_row(0), _row(1, team=long), _row(2)]
+    for quoting in (csv.QUOTE_ALL, csv.QUOTE_NONE):
+        text = _render(records, delimiter=",", quoting=quoting, terminator="\n")
+        fast, slow, split = _both_ways(_cfg(), text.encode())
+        assert split and fast == slow
+        assert fast[7] == [(3, "team", "too_long", {"length": 10_001, "max": 10_000})]
+
+
+def test_copy_output_is_the_same_either_way() -> None:
+    records = [_row(i, phone="abc" if i == 2 else f"91234{i:04d}") for i in range(8)]
+    text = _render(records, delimiter=";", quoting=csv.QUOTE_ALL, terminator="\n")
+    fast, slow, split = _both_ways(_cfg("copy", delimiter=";"), text.encode())
+    assert split and fast == slow
+    assert isinstance(fast[0], str) and fast[0].count("\n") == 8
+
+
+_VALUE = st.text(alphabet='ab é1@;,"\t\r\n ', max_size=6)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    records=st.lists(
+        st.lists(_VALUE, min_size=1, max_size=len(HEADER) + 1)  # blank, ragged, any values
+        | st.builds(lambda i, name: _row(i, name=name), st.integers(0, 99), _VALUE),
+        min_size=1,
+        max_size=8,
+    ),
+    delimiter=st.sampled_from([",", "\t", ";"]),
+    quoting=st.sampled_from([csv.QUOTE_ALL, csv.QUOTE_MINIMAL]),
+    terminator=st.sampled_from(["\r\n", "\n"]),
+    blank=st.booleans(),
+    final_break=st.booleans(),
+)
+def test_any_chunk_reads_the_same_as_with_csv_reader(
+    records: list[list[str]],
+    delimiter: str,
+    quoting: int,
+    terminator: str,
+    blank: bool,
+    final_break: bool,
+) -> None:
+    text = _render(records, delimiter=delimiter, quoting=quoting, terminator=terminator)
+    if blank:
+        text = terminator + text
+    if not final_break and text.endswith(terminator):
+        text = text[: -len(terminator)]
+    if not text:
+        return
+    fast, slow, _split = _both_ways(_cfg(delimiter=delimiter), text.encode())
+    assert fast == slow
+
+
+def test_the_staging_columns_keep_their_order() -> None:
+    # engine.py writes the COPY text and the SQLite rows under these names, in this order.
+    assert PEOPLE_COLUMNS[:3] == ("row_num", "dkey", "external_id")
+    assert PEOPLE_COLUMNS[-2:] == ("time_zone", "address_key")
