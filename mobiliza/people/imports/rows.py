@@ -17,6 +17,7 @@ import io
 import json
 import operator
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -183,6 +184,22 @@ class _Plan:
                 self.simple.append((IDX[target], indexes[0], MAX_LEN.get(target, 255)))
             else:
                 self.others.append((target, kind, indexes))
+        # The others compiled (people): phone and tag columns in order, and for every other
+        # target (in the mapping's order) its column(s) and a handler of its non-empty value.
+        self.phone_columns: list[tuple[str, int]] = []
+        self.tag_columns: list[int] = []
+        self.fields: list[tuple[list[int], int, _FieldHandler]] = []
+        if cfg.kind == "people":
+            for target, kind, indexes in self.others:
+                if kind == "phone":
+                    self.phone_columns.extend((self.names[i], i) for i in indexes)
+                elif kind == "tags":
+                    self.tag_columns.extend(indexes)
+                else:
+                    single = indexes[0] if len(indexes) == 1 else -1
+                    handler = _field_handler(target, kind, self.names[indexes[0]], cfg.date_format)
+                    self.fields.append((indexes, single, handler))
+        self.match = list(cfg.match)
 
 
 def _escape_copy(value: str) -> str:
@@ -520,104 +537,165 @@ _I_SUPPORT_LEVEL = IDX["support_level"]
 _I_TIME_ZONE = IDX["time_zone"]
 
 
-def _people_row(plan: _Plan, record: list[str], line: int, out: ChunkOut) -> None:
-    cfg = plan.cfg
-    names = plan.names
-    row: list[Any] = plan.template.copy()  # the constants already in place
-    row[0] = line
-    problems = out.problems
-    phones: list[tuple[str, Any]] = []
-    tags: list[str] = []
-    for stage_index, column, limit in plan.simple:
-        value = record[column].strip()
-        if value:
-            row[stage_index] = value[:limit]
-    for target, kind, indexes in plan.others:
-        if kind == "phone":
-            for i in indexes:
-                raw = record[i].strip()
-                if raw:
-                    phones.append((names[i], raw))
-            continue
-        if kind == "tags":
-            for i in indexes:
-                for name in re.split(r"[,;]", record[i]):
-                    name = name.strip()[:80]
-                    if name and name not in tags:
-                        tags.append(name)
-            continue
-        value = _joined(record, indexes)
-        if not value:
-            continue
-        col = names[indexes[0]]
-        if kind == "text":
-            if target == "full_name":
+# A compiled handler of one target's non-empty value: (value, row, line, problems).
+_FieldHandler = Callable[[str, list[Any], int, list[Any]], None]
+
+
+def _field_handler(target: str, kind: str, col: str, date_format: str) -> _FieldHandler:
+    """The handler of a people target that is not a phone, tags or a single-column text
+    (those are done inline): writes the value into the row, or a problem on column `col`."""
+    if kind == "text":
+        if target == "full_name":
+
+            def full_name(value: str, row: list[Any], line: int, problems: list[Any]) -> None:
                 first, _sep, last = value.rpartition(" ")
                 if not first:
                     first, last = last, ""
                 row[_I_FIRST_NAME] = row[_I_FIRST_NAME] or first[:100]
                 row[_I_LAST_NAME] = row[_I_LAST_NAME] or last[:100]
-            else:
-                row[IDX[target]] = value[: MAX_LEN.get(target, 255)]
-        elif kind == "email":
-            email = value.lower()
-            if _EMAIL.match(email) and len(email) <= 254:
-                row[_I_EMAIL] = email
+
+            return full_name
+        index, limit = IDX[target], MAX_LEN.get(target, 255)
+
+        def text(value: str, row: list[Any], line: int, problems: list[Any]) -> None:
+            row[index] = value[:limit]
+
+        return text
+    if kind == "email":
+
+        def email(value: str, row: list[Any], line: int, problems: list[Any]) -> None:
+            low = value.lower()
+            if _EMAIL.match(low) and len(low) <= 254:
+                row[_I_EMAIL] = low
             else:
                 problems.append((line, col, "bad_email", {"value": value[:80]}))
-        elif kind == "country":
+
+        return email
+    if kind == "country":
+
+        def country(value: str, row: list[Any], line: int, problems: list[Any]) -> None:
             code = _country(value)
             if code:
                 row[_I_COUNTRY] = code
             else:
                 problems.append((line, col, "bad_country", {"value": value[:80]}))
-        elif kind in {"latitude", "longitude"}:
-            bound = 90.0 if kind == "latitude" else 180.0
+
+        return country
+    if kind in {"latitude", "longitude"}:
+        bound = 90.0 if kind == "latitude" else 180.0
+        index = IDX[target]
+
+        def coordinate(value: str, row: list[Any], line: int, problems: list[Any]) -> None:
             try:
                 number = float(value.replace(",", "."))
             except ValueError:
                 number = bound + 1
             if -bound <= number <= bound:
-                row[IDX[target]] = number
+                row[index] = number
             else:
                 problems.append((line, col, "bad_coordinate", {"value": value[:40]}))
-        elif kind == "date":
-            date = _parse_date(value, cfg.date_format)
-            if date is not None and 1880 <= date.year <= 2100:
-                row[IDX[target]] = date.isoformat()
+
+        return coordinate
+    if kind == "date":
+        index = IDX[target]
+
+        def date(value: str, row: list[Any], line: int, problems: list[Any]) -> None:
+            parsed = _parse_date(value, date_format)
+            if parsed is not None and 1880 <= parsed.year <= 2100:
+                row[index] = parsed.isoformat()
             else:
                 problems.append((line, col, "bad_date", {"value": value[:40]}))
-        elif kind == "year":
+
+        return date
+    if kind == "year":
+        index = IDX[target]
+
+        def year(value: str, row: list[Any], line: int, problems: list[Any]) -> None:
             if value.isdigit() and 1880 <= int(value) <= 2100:
-                row[IDX[target]] = int(value)
+                row[index] = int(value)
             else:
                 problems.append((line, col, "bad_year", {"value": value[:40]}))
-        elif kind == "gender":
-            gender = _GENDER.get(value.lower())
-            if gender is None:
+
+        return year
+    if kind == "gender":
+
+        def gender(value: str, row: list[Any], line: int, problems: list[Any]) -> None:
+            found = _GENDER.get(value.lower())
+            if found is None:
                 problems.append((line, col, "bad_gender", {"value": value[:40]}))
             else:
-                row[_I_GENDER] = gender
-        elif kind == "support":
+                row[_I_GENDER] = found
+
+        return gender
+    if kind == "support":
+
+        def support(value: str, row: list[Any], line: int, problems: list[Any]) -> None:
             if value.isdigit() and 1 <= int(value) <= 5:
                 row[_I_SUPPORT_LEVEL] = int(value)
             else:
                 problems.append((line, col, "bad_support", {"value": value[:40]}))
-        elif kind == "decimal":
+
+        return support
+    if kind == "decimal":
+        index = IDX[target]
+
+        def amount(value: str, row: list[Any], line: int, problems: list[Any]) -> None:
             try:
-                amount = decimal.Decimal(value.replace(" ", "").replace(",", "."))
+                number = decimal.Decimal(value.replace(" ", "").replace(",", "."))
             except decimal.InvalidOperation:
-                amount = decimal.Decimal(-1)
-            if amount.is_finite() and 0 <= amount < 10**10:
-                row[IDX[target]] = str(amount.quantize(decimal.Decimal("0.01")))
+                number = decimal.Decimal(-1)
+            if number.is_finite() and 0 <= number < 10**10:
+                row[index] = str(number.quantize(decimal.Decimal("0.01")))
             else:
                 problems.append((line, col, "bad_amount", {"value": value[:40]}))
-        elif kind == "bool":
-            flag = _bool(value)
-            if flag is None:
+
+        return amount
+    if kind == "bool":
+        index = IDX[target]
+
+        def flag(value: str, row: list[Any], line: int, problems: list[Any]) -> None:
+            found = _bool(value)
+            if found is None:
                 problems.append((line, col, "bad_bool", {"value": value[:40]}))
             else:
-                row[IDX[target]] = flag
+                row[index] = found
+
+        return flag
+
+    def ignored(value: str, row: list[Any], line: int, problems: list[Any]) -> None:
+        return None
+
+    return ignored
+
+
+_TAG_SEPARATORS = re.compile(r"[,;]")
+
+
+def _people_row(plan: _Plan, record: list[str], line: int, out: ChunkOut) -> None:
+    cfg = plan.cfg
+    row: list[Any] = plan.template.copy()  # the constants already in place
+    row[0] = line
+    problems = out.problems
+    for stage_index, column, limit in plan.simple:
+        value = record[column].strip()
+        if value:
+            row[stage_index] = value[:limit]
+    phones: list[tuple[str, Any]] = []
+    for col, i in plan.phone_columns:
+        raw = record[i].strip()
+        if raw:
+            phones.append((col, raw))
+    tags: list[str] = []
+    for i in plan.tag_columns:
+        value = record[i]
+        for name in _TAG_SEPARATORS.split(value) if "," in value or ";" in value else (value,):
+            name = name.strip()[:80]
+            if name and name not in tags:
+                tags.append(name)
+    for indexes, single, handler in plan.fields:
+        value = record[single].strip() if single >= 0 else _joined(record, indexes)
+        if value:
+            handler(value, row, line, problems)
     custom: list[str] = []
     for key, i, encoded_key in plan.custom_encoded:
         value = record[i].strip()
@@ -652,7 +730,7 @@ def _people_row(plan: _Plan, record: list[str], line: int, out: ChunkOut) -> Non
         return
 
     dkey = ""
-    for key in cfg.match:
+    for key in plan.match:
         if key == "external_id" and row[_I_EXTERNAL_ID]:
             dkey = "x:" + row[_I_EXTERNAL_ID]
         elif key == "phone" and valid_e164:
