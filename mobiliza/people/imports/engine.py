@@ -33,6 +33,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from mobiliza.people.households import households_create_for_table, households_delete_empty
+from mobiliza.people.imports import direct
 from mobiliza.people.imports.messages import problem_message
 from mobiliza.people.imports.reader import CHUNK_BYTES, FileFormat, ImportFileError, iter_chunks
 from mobiliza.people.imports.rows import (
@@ -42,6 +43,7 @@ from mobiliza.people.imports.rows import (
     VOTE_COLUMNS,
     ChunkOut,
     ParseConfig,
+    _escape_copy,
     _Plan,
     init_worker,
     process_chunk,
@@ -233,9 +235,15 @@ class _Stage:
 
 
 def _chunk_results(
-    path: Path, fmt: FileFormat, cfg: ParseConfig, workers: int, chunk_bytes: int
-) -> Iterator[tuple[ChunkOut, int]]:
-    """Yield (parsed chunk, bytes consumed so far) in file order, with bounded memory."""
+    path: Path,
+    fmt: FileFormat,
+    cfg: ParseConfig,
+    workers: int,
+    chunk_bytes: int,
+    layout: direct.DirectLayout | None = None,
+) -> Iterator[tuple[Any, int]]:
+    """Yield (parsed chunk, bytes consumed so far) in file order, with bounded memory: a
+    `ChunkOut`, or with a direct-load `layout` a `direct.DirectChunk`."""
     size = path.stat().st_size
     with path.open("rb") as fh:
         chunks = iter_chunks(
@@ -248,15 +256,22 @@ def _chunk_results(
             done = fmt.data_offset
             for data, line in chunks:
                 done += len(data)
-                yield process_chunk(plan, data, line), done
+                parsed = process_chunk(plan, data, line)
+                yield (parsed if layout is None else direct.to_direct(parsed, layout)), done
             return
         ctx = multiprocessing.get_context("spawn")
-        with ctx.Pool(workers, initializer=init_worker, initargs=(cfg,)) as pool:
+        if layout is None:
+            pool = ctx.Pool(workers, initializer=init_worker, initargs=(cfg,))
+            work: Callable[[bytes, int], Any] = process_chunk_in_worker
+        else:
+            pool = ctx.Pool(workers, initializer=direct.init_worker, initargs=(cfg, layout))
+            work = direct.process_chunk_in_worker
+        with pool:
             pending: deque[tuple[Any, int]] = deque()
             done = fmt.data_offset
             for data, line in chunks:
                 done += len(data)
-                pending.append((pool.apply_async(process_chunk_in_worker, (data, line)), done))
+                pending.append((pool.apply_async(work, (data, line)), done))
                 if len(pending) >= workers * 2:
                     result, upto = pending.popleft()
                     yield result.get(), upto
@@ -504,6 +519,7 @@ class _BulkMode:
                     cur.execute(f'DROP INDEX "{name}"')
                     self.rebuild.append(definition)
             return
+        _run_pending_checks(cur)
         cur.execute(
             """SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid), contype
                FROM pg_constraint
@@ -528,11 +544,20 @@ class _BulkMode:
 
     def restore(self, cur: Any) -> None:
         if _postgres():
+            _run_pending_checks(cur)
             cur.execute("SET LOCAL maintenance_work_mem = '256MB'")
         for statement in [*self.rebuild, *self.foreign_keys]:
             cur.execute(statement)
         for table in self.tables:
             cur.execute(f"ANALYZE {table}")
+
+
+def _run_pending_checks(cur: Any) -> None:
+    """Run the deferred foreign key checks the transaction has queued so far (they would run at
+    COMMIT), then defer again: ALTER TABLE refuses a table with checks pending, which happens
+    when the import runs in a transaction that wrote people before (or deleted some)."""
+    cur.execute("SET CONSTRAINTS ALL IMMEDIATE")
+    cur.execute("SET CONSTRAINTS ALL DEFERRED")
 
 
 def _assign_ids(cur: Any, stage: _Stage, person_t: str, *, file_order: bool) -> None:
@@ -778,7 +803,13 @@ def apply_people(
                     ON CONFLICT DO NOTHING""",
                 [now, organization_id],
             )
-    # Custom field definitions for new keys (text).
+    counts["custom_fields_created"] = _custom_fields_define(organization_id, custom_keys)
+    timer.lap("tags_and_fields")
+    return counts
+
+
+def _custom_fields_define(organization_id: int, custom_keys: dict[str, str]) -> int:
+    """Custom field definitions (text) for the keys the organization doesn't have yet."""
     existing = set(
         CustomField.objects.filter(organization_id=organization_id).values_list("key", flat=True)
     )
@@ -792,9 +823,318 @@ def apply_people(
         ],
         ignore_conflicts=True,
     )
-    counts["custom_fields_created"] = len(new)
+    return len(new)
+
+
+# --- direct load (PostgreSQL, first register load): see direct.py --------------------------------
+
+
+def _copy_text_of(value: Any) -> str | None:
+    if value is None:
+        return None
+    if value is True or value is False:
+        return "t" if value else "f"
+    return str(value)
+
+
+def direct_layout(
+    *,
+    organization_id: int,
+    person_list: str,
+    org_tz: str,
+    mapping: dict[str, str],
+    constants: dict[str, str],
+) -> direct.DirectLayout:
+    """The person columns of a direct load and where each value comes from: the same values
+    as the general path's INSERT (`_insert_columns`): staged value or the field's default."""
+    now = _copy_text_of(_now_param())
+    staged = set(_DIRECT)
+    columns: list[str] = []
+    sources: list[direct.Source] = []
+    for f in Person._meta.concrete_fields:
+        col = str(f.column)
+        if col in {"id", "household_id"}:
+            continue  # given by the main process, first on each line
+        if col == "public_id":
+            source: direct.Source = ("uuid",)
+        elif col in {"created_at", "updated_at"}:
+            source = ("const", now)
+        elif col == "organization_id":
+            source = ("const", str(organization_id))
+        elif col == "list":
+            source = ("const", person_list)
+        elif col == "custom_fields":
+            source = ("stage", "custom_fields", "{}")
+        elif col == "time_zone":
+            source = ("stage", "time_zone", org_tz)
+        elif col in staged:
+            default = f.get_default()
+            if f.null and default is None:
+                source = ("stage", col, None)
+            else:
+                source = ("stage", col, _copy_text_of(f.get_db_prep_save(default, connection)))
+        else:
+            default = f.get_default()
+            if default is None and f.null:
+                continue
+            source = ("const", _copy_text_of(f.get_db_prep_save(default, connection)))
+        columns.append(col)
+        sources.append(source)
+    mapped = _mapped_columns(mapping, constants)
+    return direct.DirectLayout(
+        columns=tuple(columns),
+        sources=tuple(sources),
+        organization_id=organization_id,
+        addressed=bool(mapped & {"street", "postcode", "city"}),
+    )
+
+
+def _estimated_rows(path: Path, fmt: FileFormat) -> int:
+    """Rows in the file, estimated from the line length of its first megabyte of data."""
+    size = path.stat().st_size - fmt.data_offset
+    with path.open("rb") as fh:
+        fh.seek(fmt.data_offset)
+        sample = fh.read(1024 * 1024)
+    lines = sample.count(b"\n")
+    if not lines:
+        return 1 if size > 0 else 0
+    return int(size * lines / len(sample))
+
+
+def direct_wanted(
+    *, kind: str, dry_run: bool, organization_id: int, person_list: str, path: Path, fmt: FileFormat
+) -> bool:
+    """A direct load for a people import on PostgreSQL that would be a bulk load anyway (big,
+    and big relative to the people stored) into a list that has no one yet (nothing to match).
+    `load_direct` checks the list again under its locks."""
+    if kind != "people" or dry_run or not _postgres():
+        return False
+    if Person.objects.filter(organization_id=organization_id, list=person_list).exists():
+        return False
+    with connection.cursor() as cur:
+        return _BulkMode.wanted(cur, _estimated_rows(path, fmt))
+
+
+def _reserve(raw: Any, sequence: str, n: int) -> list[int]:
+    """`n` new values of `sequence` (one statement; correct whatever else uses it)."""
+    raw.execute("SELECT nextval(%s::regclass) FROM generate_series(1, %s)", [sequence, n])
+    return [row[0] for row in raw.fetchall()]
+
+
+def _copy(raw: Any, table: str, columns: tuple[str, ...] | list[str], text: str) -> None:
+    if text:
+        with raw.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as cp:
+            cp.write(text)
+
+
+def load_direct(
+    *,
+    stage: _Stage,
+    path: Path,
+    fmt: FileFormat,
+    cfg: ParseConfig,
+    layout: direct.DirectLayout,
+    report: _Report,
+    progress: ProgressCallback,
+    workers: int,
+    organization_id: int,
+    person_list: str,
+    custom_keys: dict[str, str],
+    chunk_bytes: int = CHUNK_BYTES,
+    timings: dict[str, float] | None = None,
+) -> tuple[dict[str, Any], dict[str, int]] | None:
+    """Parse the file and COPY its people, phones and households straight into their tables.
+    Must run inside a transaction (PostgreSQL). Returns (parse totals, counts), or None without
+    having changed anything when the list turns out not to be empty (then use the general
+    path)."""
+    timer = _Timer(timings)
+    person_t, phone_t = Person._meta.db_table, PersonPhone._meta.db_table
+    household_t, tag_t, link_t = (
+        Household._meta.db_table,
+        Tag._meta.db_table,
+        PersonTag._meta.db_table,
+    )
+    null = "\\N"
+    with connection.cursor() as cur:
+        # Writers wait from here; then the list is known to stay empty until COMMIT.
+        cur.execute(f"LOCK TABLE {person_t}, {phone_t}, {household_t} IN SHARE ROW EXCLUSIVE MODE")
+        if Person.objects.filter(organization_id=organization_id, list=person_list).exists():
+            return None
+        cur.execute("SET LOCAL work_mem = '256MB'")
+        cur.execute("SET LOCAL synchronous_commit = off")  # as apply_people: see there
+        bulk = _BulkMode([person_t, phone_t, household_t])
+        bulk.suspend(cur)
+        cur.execute(
+            f"SELECT address_key, id FROM {household_t} WHERE organization_id = %s",
+            [organization_id],
+        )
+        households: dict[str, int] = dict(cur.fetchall())
+        cur.execute(
+            "SELECT pg_get_serial_sequence(%s, 'id'), pg_get_serial_sequence(%s, 'id')",
+            [person_t, household_t],
+        )
+        person_seq, household_seq = cur.fetchone()
+        now = _copy_text_of(_now_param())
+        raw = cur.cursor
+        timer.lap("direct_setup")
+
+        totals: dict[str, Any] = {"rows": 0, "rejected": 0, "invalid_phones": 0}
+        tag_names: set[str] = set()
+        keys: set[str] = set()
+        # Later row wins: key -> person id << 32 | row number of the row holding it so far.
+        seen: dict[str, int] = {}
+        replaced: list[tuple[int, str]] = []  # (person id << 32 | row number, key kind)
+        created_households = 0
+        people = phones = 0
+        phone_columns = (
+            "person_id", "organization_id", "raw", "e164", "kind", "is_valid", "position"
+        )  # fmt: skip
+        household_columns = (
+            "id", "created_at", "updated_at", "organization_id", "public_id", "address_key",
+            "street", "postcode", "city",
+        )  # fmt: skip
+        size = path.stat().st_size
+        last = 0.0
+        try:
+            for chunk, consumed in _chunk_results(path, fmt, cfg, workers, chunk_bytes, layout):
+                out = chunk.out
+                if out.fatal is not None:
+                    raise ImportAbortedError(_fatal_message(out.fatal))
+                totals["rows"] += out.rows
+                totals["rejected"] += out.rejected
+                totals["invalid_phones"] += out.invalid_phones
+                tag_names |= out.tag_names
+                keys |= out.custom_keys
+                for problem in out.problems:
+                    report.add(*problem)
+                n = len(chunk.row_nums)
+                if n:
+                    ids = _reserve(raw, person_seq, n)
+                    new_keys = [k for k in dict.fromkeys(chunk.akeys) if k and k not in households]
+                    if new_keys:
+                        hids = _reserve(raw, household_seq, len(new_keys))
+                        created_households += len(hids)
+                        lines = []
+                        for key, hid in zip(new_keys, hids, strict=True):
+                            households[key] = hid
+                            lines.append(
+                                f"{hid}\t{now}\t{now}\t{organization_id}\t{chunk.addresses[key]}"
+                            )
+                        _copy(raw, household_t, household_columns, "\n".join(lines) + "\n")
+                    household = households.get
+                    tails = chunk.people.split("\n")
+                    _copy(
+                        raw,
+                        person_t,
+                        ("id", "household_id", *chunk.columns),
+                        "\n".join(
+                            [
+                                f"{pid}\t{household(akey, null) if akey else null}\t{tail}"
+                                for pid, akey, tail in zip(ids, chunk.akeys, tails, strict=False)
+                            ]
+                        )
+                        + "\n",
+                    )
+                    people += n
+                    for pid, row_num, dkey in zip(ids, chunk.row_nums, chunk.dkeys, strict=True):
+                        if dkey is not None:
+                            before = seen.get(dkey)
+                            seen[dkey] = pid << 32 | row_num
+                            if before is not None:
+                                replaced.append((before, dkey[0]))
+                    if chunk.phone_people:
+                        phone_lines = chunk.phones.split("\n")
+                        _copy(
+                            raw,
+                            phone_t,
+                            phone_columns,
+                            "\n".join(
+                                [
+                                    f"{ids[i]}\t{line}"
+                                    for i, line in zip(
+                                        chunk.phone_people, phone_lines, strict=False
+                                    )
+                                ]
+                            )
+                            + "\n",
+                        )
+                        phones += len(chunk.phone_people)
+                    if chunk.tags:
+                        _copy(
+                            raw,
+                            stage.tags,
+                            TAG_COLUMNS,
+                            "".join(f"{ids[i]}\t{_escape_copy(name)}\n" for i, name in chunk.tags),
+                        )
+                now_t = time.monotonic()
+                if now_t - last > 0.5:
+                    last = now_t
+                    estimate = int(totals["rows"] * size / max(consumed, 1))
+                    progress("reading", totals["rows"], estimate)
+        except ImportFileError as exc:
+            raise ImportAbortedError(str(exc)) from exc
+        del seen
+        timer.lap("read")
+        progress("saving", totals["rows"], totals["rows"])
+        counts: dict[str, int] = {"updated": 0, "skipped": 0, "duplicate": len(replaced)}
+        emptied: list[int] = []
+        gone_phones = 0
+        if replaced:
+            gone = [packed >> 32 for packed, _kind in replaced]
+            # Joined with the list as a table (a hash join), not `= ANY(array)`: that tests
+            # the whole array for every phone.
+            cur.execute(
+                f"""DELETE FROM {phone_t} ph USING unnest(%s::bigint[]) AS g(id)
+                    WHERE ph.person_id = g.id""",
+                [gone],
+            )
+            gone_phones = max(cur.rowcount, 0)
+            cur.execute(
+                f"""DELETE FROM {person_t} p USING unnest(%s::bigint[]) AS g(id)
+                    WHERE p.id = g.id RETURNING p.household_id""",
+                [gone],
+            )
+            emptied = sorted({hid for (hid,) in cur.fetchall() if hid is not None})
+            labels = {"x": _("external id"), "p": _("phone"), "e": _("email")}
+            replaced.sort(key=lambda item: item[0] & 0xFFFFFFFF)
+            for packed, kind in replaced[:MAX_REPORTED_PROBLEMS]:
+                report.add(packed & 0xFFFFFFFF, "", "duplicate", {"key": labels.get(kind, kind)})
+        counts["created"] = people - len(replaced)
+        counts["phones_added"] = phones - gone_phones
+        timer.lap("replace_duplicates")
+        bulk.restore(cur)
+        timer.lap("bulk_restore")
+        removed_households = 0
+        if emptied:
+            # Households that only the replaced rows had (the indexes are back: a lookup each).
+            cur.execute(
+                f"""DELETE FROM {household_t} h USING unnest(%s::bigint[]) AS g(id)
+                    WHERE h.id = g.id
+                    AND NOT EXISTS (SELECT 1 FROM {person_t} p WHERE p.household_id = h.id)""",
+                [emptied],
+            )
+            removed_households = max(cur.rowcount, 0)
+        if layout.addressed:
+            counts["households_created"] = created_households - removed_households
+        if tag_names:
+            Tag.objects.bulk_create(
+                [Tag(organization_id=organization_id, name=n) for n in sorted(tag_names)],
+                ignore_conflicts=True,
+                batch_size=500,
+            )
+            cur.execute(
+                f"""INSERT INTO {link_t} (person_id, tag_id, created_at)
+                    SELECT DISTINCT st.row_num, tg.id, %s
+                    FROM {stage.tags} st JOIN {person_t} p ON p.id = st.row_num
+                    JOIN {tag_t} tg ON tg.organization_id = %s AND tg.name = st.name
+                    ON CONFLICT DO NOTHING""",
+                [_now_param(), organization_id],
+            )
+    counts["custom_fields_created"] = _custom_fields_define(organization_id, custom_keys)
     timer.lap("tags_and_fields")
-    return counts
+    totals["tag_names"] = tag_names
+    totals["custom_keys"] = keys
+    return totals, counts
 
 
 def apply_votes(

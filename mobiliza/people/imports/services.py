@@ -3,6 +3,7 @@ run (the engine), and mapping presets. Pages, API and commands all come through 
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import time
@@ -13,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
-from django.db import transaction
+from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -374,75 +375,91 @@ def import_job_run(
             output="copy" if engine._postgres() else "rows",
         )
         stage.create()
-        parsed = engine.load_stage(
-            stage=stage,
-            path=path,
-            fmt=fmt,
-            cfg=cfg,
-            report=report,
-            progress=on_progress,
-            workers=workers if workers is not None else engine.default_workers(),
-            chunk_bytes=chunk_bytes or engine.CHUNK_BYTES,
-        )
-        timings["read"] = time.monotonic() - started
-        stage.analyze()
-        timings["analyze"] = time.monotonic() - started - timings["read"]
-        on_progress("saving", parsed["rows"], parsed["rows"])
         custom_keys = {
             target[len(CUSTOM_PREFIX) :]: column
             for column, target in mapping.items()
             if target.startswith(CUSTOM_PREFIX)
         }
-        with transaction.atomic():
-            if job.kind == ImportJob.Kind.PEOPLE:
-                counts = engine.apply_people(
+        n_workers = workers if workers is not None else engine.default_workers()
+        done = False
+        if engine.direct_wanted(
+            kind=job.kind,
+            dry_run=job.dry_run,
+            organization_id=organization.pk,
+            person_list=job.list,
+            path=path,
+            fmt=fmt,
+        ):
+            layout = engine.direct_layout(
+                organization_id=organization.pk,
+                person_list=job.list,
+                org_tz=organization.time_zone,
+                mapping=mapping,
+                constants=opts.constants,
+            )
+            # The load is one transaction: its progress goes through a connection of its own,
+            # or the page would see nothing move until the end.
+            with _SideProgress(job.pk, progress) as side_progress, transaction.atomic():
+                loaded = engine.load_direct(
                     stage=stage,
+                    path=path,
+                    fmt=fmt,
+                    cfg=dataclasses.replace(cfg, output="rows"),
+                    layout=layout,
+                    report=report,
+                    progress=side_progress,
+                    workers=n_workers,
                     organization_id=organization.pk,
                     person_list=job.list,
-                    org_tz=organization.time_zone,
-                    mapping=mapping,
-                    constants=opts.constants,
-                    match=opts.match,
-                    on_match=opts.on_match,
-                    dry_run=job.dry_run,
-                    tag_names=parsed["tag_names"],
                     custom_keys=custom_keys,
-                    report=report,
+                    chunk_bytes=chunk_bytes or engine.CHUNK_BYTES,
                     timings=timings,
                 )
-            else:
-                counts = engine.apply_votes(
-                    stage=stage, organization_id=organization.pk, dry_run=job.dry_run, report=report
-                )
-            counts["rows"] = parsed["rows"]
-            counts["errors"] = parsed["rejected"]
-            counts["invalid_phones"] = parsed["invalid_phones"]
-            report.close()
-            counts["problems"] = report.count
-            timings["total"] = time.monotonic() - started
-            job.status = ImportJob.Status.DONE
-            job.phase = "done"
-            job.counts = counts
-            job.processed_rows = parsed["rows"]
-            job.total_rows = parsed["rows"]
-            job.finished_at = timezone.now()
-            job.error_report.name = report_name if report.count else ""
-            job.options = {**job.options, "timings": {k: round(v, 2) for k, v in timings.items()}}
-            job.save()
-            audit_record(
-                organization=organization,
-                actor=job.created_by,
-                action=AuditEvent.Action.IMPORT,
-                target=job,
-                meta={
-                    "kind": job.kind,
-                    "list": job.list,
-                    "file": job.original_name,
-                    "preset": job.preset,
-                    "dry_run": job.dry_run,
-                    "counts": counts,
-                },
+                if loaded is not None:
+                    parsed, counts = loaded
+                    timings["direct"] = 1
+                    _complete(job, parsed, counts, report, report_name, timings, started)
+                    done = True
+        if not done:
+            parsed = engine.load_stage(
+                stage=stage,
+                path=path,
+                fmt=fmt,
+                cfg=cfg,
+                report=report,
+                progress=on_progress,
+                workers=n_workers,
+                chunk_bytes=chunk_bytes or engine.CHUNK_BYTES,
             )
+            timings["read"] = time.monotonic() - started
+            stage.analyze()
+            timings["analyze"] = time.monotonic() - started - timings["read"]
+            on_progress("saving", parsed["rows"], parsed["rows"])
+            with transaction.atomic():
+                if job.kind == ImportJob.Kind.PEOPLE:
+                    counts = engine.apply_people(
+                        stage=stage,
+                        organization_id=organization.pk,
+                        person_list=job.list,
+                        org_tz=organization.time_zone,
+                        mapping=mapping,
+                        constants=opts.constants,
+                        match=opts.match,
+                        on_match=opts.on_match,
+                        dry_run=job.dry_run,
+                        tag_names=parsed["tag_names"],
+                        custom_keys=custom_keys,
+                        report=report,
+                        timings=timings,
+                    )
+                else:
+                    counts = engine.apply_votes(
+                        stage=stage,
+                        organization_id=organization.pk,
+                        dry_run=job.dry_run,
+                        report=report,
+                    )
+                _complete(job, parsed, counts, report, report_name, timings, started)
     except (engine.ImportAbortedError, ValidationError) as exc:
         message = str(exc.messages[0]) if isinstance(exc, ValidationError) else str(exc)
         _fail(job, report, report_file, report_name, message)
@@ -473,6 +490,77 @@ def import_job_run(
     ):
         import_upload_discard(job=job)
     return job
+
+
+def _complete(
+    job: ImportJob,
+    parsed: dict[str, Any],
+    counts: dict[str, int],
+    report: engine._Report,
+    report_name: str,
+    timings: dict[str, float],
+    started: float,
+) -> None:
+    """Mark the job done with its counts and audit it (inside the import's transaction)."""
+    counts["rows"] = parsed["rows"]
+    counts["errors"] = parsed["rejected"]
+    counts["invalid_phones"] = parsed["invalid_phones"]
+    report.close()
+    counts["problems"] = report.count
+    timings["total"] = time.monotonic() - started
+    job.status = ImportJob.Status.DONE
+    job.phase = "done"
+    job.counts = counts
+    job.processed_rows = parsed["rows"]
+    job.total_rows = parsed["rows"]
+    job.finished_at = timezone.now()
+    job.error_report.name = report_name if report.count else ""
+    job.options = {**job.options, "timings": {k: round(v, 2) for k, v in timings.items()}}
+    job.save()
+    audit_record(
+        organization=job.organization,
+        actor=job.created_by,
+        action=AuditEvent.Action.IMPORT,
+        target=job,
+        meta={
+            "kind": job.kind,
+            "list": job.list,
+            "file": job.original_name,
+            "preset": job.preset,
+            "dry_run": job.dry_run,
+            "counts": counts,
+        },
+    )
+
+
+class _SideProgress:
+    """A progress callback that writes the job's progress on a connection of its own
+    (autocommit), so that the page sees it while the import's transaction is open."""
+
+    def __init__(self, job_pk: int, progress: engine.ProgressCallback | None) -> None:
+        self.job_pk = job_pk
+        self.progress = progress
+        self.connection: Any = None
+
+    def __enter__(self) -> engine.ProgressCallback:
+        return self
+
+    def __call__(self, phase: str, done: int, total: int | None) -> None:
+        if self.connection is None:
+            self.connection = connections.create_connection(DEFAULT_DB_ALIAS)
+        table = ImportJob._meta.db_table
+        with self.connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {table} SET phase = %s, processed_rows = %s, total_rows = %s, "  # noqa: S608
+                "updated_at = %s WHERE id = %s",
+                [phase, done, total, timezone.now(), self.job_pk],
+            )
+        if self.progress is not None:
+            self.progress(phase, done, total)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.connection is not None:
+            self.connection.close()
 
 
 def import_upload_discard(*, job: ImportJob) -> bool:

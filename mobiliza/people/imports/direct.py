@@ -1,0 +1,188 @@
+"""Direct load: a first register load on PostgreSQL COPYs people straight into their table.
+
+The general path (`engine.load_stage` + `engine.apply_people`) parses the file into staging
+tables, then applies them with set-based SQL: matching, households, `INSERT … SELECT` of people
+and phones. For the commonest big load, a register into a list that has no one in it yet, most of
+that is work done twice: nothing can match, so every row is a new person. Here the workers turn
+each row into its final `people_person` line; the main process gives it an id and a household
+and COPYs it, while the workers parse the next chunks:
+
+    workers: rows.process_chunk ──► to_direct (person COPY lines, phones, address fragments)
+    main:    ids (nextval) · household by address key (dict) · later row wins (dict) ──► COPY
+
+All of it runs in one transaction with the bulk mode's locks, dropped indexes and constraints
+(`engine._BulkMode`): a failure anywhere leaves the database as it was. At the end the earlier
+rows of a repeated key (external id / phone / email, the later row wins) are deleted with their
+phones, households left empty are deleted, tags and custom field definitions are added, and the
+indexes and constraints are built again.
+
+Same result as the general path, checked by `tests/test_import_direct.py` on the same files,
+except one detail: a household created by the load keeps the spelling of its address from the
+first row that has it (the general path keeps the smallest spelling).
+"""
+
+# SQL here is built from our own table and column names; every value is a parameter or COPY data.
+
+from __future__ import annotations
+
+import operator
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from mobiliza.people.imports import rows as rows_module
+from mobiliza.people.imports.rows import PEOPLE_COLUMNS, ChunkOut, _copy_lines, _escape_copy
+
+# A source of one person column, in the worker: ("stage", staging column, default COPY text or
+# None for NULL), ("const", COPY text), ("uuid",) a new random UUID.
+Source = tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class DirectLayout:
+    """What a worker needs to write `people_person` lines (picklable)."""
+
+    columns: tuple[str, ...]  # Person columns after (id, household_id), in line order
+    sources: tuple[Source, ...]
+    organization_id: int
+    addressed: bool  # the mapping fills an address: people get households
+
+
+@dataclass
+class DirectChunk:
+    """One parsed chunk, ready for the main process."""
+
+    out: ChunkOut  # counts, problems, tag names, custom keys (main/phones/tags emptied)
+    people: str = ""  # COPY lines of the person columns after (id, household_id)
+    columns: tuple[str, ...] = ()  # those columns, in line order
+    row_nums: list[int] = field(default_factory=list)
+    dkeys: list[str | None] = field(default_factory=list)
+    akeys: list[str] = field(default_factory=list)  # address key per person, "" for none
+    # address key -> COPY fragment "uuid\tkey\tstreet\tpostcode\tcity" (first row in the chunk)
+    addresses: dict[str, str] = field(default_factory=dict)
+    phones: str = ""  # COPY lines "organization\traw\te164\tkind\tis_valid\tposition"
+    phone_people: list[int] = field(default_factory=list)  # person index of each phone line
+    tags: list[tuple[int, str]] = field(default_factory=list)  # (person index, tag name)
+
+
+def new_uuids(n: int) -> list[str]:
+    """`n` random version-4 UUIDs as 32 hex digits, from one read of the OS's random source."""
+    raw = bytearray(os.urandom(16 * n))
+    raw[6::16] = bytes((b & 0x0F) | 0x40 for b in raw[6::16])
+    raw[8::16] = bytes((b & 0x3F) | 0x80 for b in raw[8::16])
+    text = raw.hex()
+    return [text[i : i + 32] for i in range(0, 32 * n, 32)]
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    """How a staging row of given columns becomes a person line: the columns that vary from
+    row to row are picked from the row (then a NULL becomes the column's default), the others
+    are the same on every line and are appended as one piece of text."""
+
+    columns: tuple[str, ...]  # line order: public_id, the varying ones, then the constant ones
+    pick: Callable[[Any], tuple[Any, ...]]
+    defaults: tuple[Any, ...]  # of the varying columns (None: NULL stays NULL)
+    suffix: str  # "\t" + the constant columns' COPY text ("" when there are none)
+
+
+_COMPILED: dict[tuple[tuple[str, ...], DirectLayout], _Compiled] = {}
+
+
+def _compiled(staged: tuple[str, ...], layout: DirectLayout) -> _Compiled:
+    key = (staged, layout)
+    found = _COMPILED.get(key)
+    if found is not None:
+        return found
+    position = {name: i for i, name in enumerate(staged)}
+    uuid_column = ""
+    varying: list[tuple[str, int, Any]] = []
+    constant: list[tuple[str, Any]] = []
+    for column, source in zip(layout.columns, layout.sources, strict=True):
+        if source[0] == "uuid":
+            uuid_column = column
+        elif source[0] == "stage" and source[1] in position:
+            varying.append((column, position[source[1]], source[2]))
+        else:
+            constant.append((column, source[2] if source[0] == "stage" else source[1]))
+    picks = [i for _c, i, _d in varying]
+    pick: Callable[[Any], tuple[Any, ...]]
+    if len(picks) == 1:
+        only = picks[0]
+        pick = lambda row: (row[only],)  # noqa: E731 - itemgetter of one is not a tuple
+    else:
+        pick = operator.itemgetter(*picks)
+    suffix = _copy_lines([[value for _c, value in constant]])[:-1] if constant else ""
+    compiled = _Compiled(
+        columns=(uuid_column, *(c for c, _i, _d in varying), *(c for c, _v in constant)),
+        pick=pick,
+        defaults=tuple(d for _c, _i, d in varying),
+        suffix="\t" + suffix if constant else "",
+    )
+    _COMPILED[key] = compiled
+    return compiled
+
+
+def to_direct(out: ChunkOut, layout: DirectLayout) -> DirectChunk:
+    """Turn a chunk parsed with output "rows" into person lines and the keys the main process
+    needs. Runs in the worker."""
+    chunk = DirectChunk(out=out)
+    if out.fatal is not None or not out.main:
+        out.main, out.phones, out.tags = [], [], []
+        return chunk
+    staged = out.main_columns or PEOPLE_COLUMNS
+    position = {name: i for i, name in enumerate(staged)}
+    compiled = _compiled(staged, layout)
+    pick, defaults = compiled.pick, compiled.defaults
+    i_row, i_dkey = position["row_num"], position["dkey"]
+    i_akey = position["address_key"]
+    people = [
+        [public_id] + [d if v is None else v for v, d in zip(pick(row), defaults)]  # noqa: B905
+        for row, public_id in zip(out.main, new_uuids(len(out.main)), strict=True)
+    ]
+    text = _copy_lines(people)
+    chunk.people = text.replace("\n", compiled.suffix + "\n") if compiled.suffix else text
+    chunk.columns = compiled.columns
+    chunk.row_nums = [row[i_row] for row in out.main]
+    chunk.dkeys = [row[i_dkey] for row in out.main]
+    if layout.addressed:
+        chunk.akeys = [row[i_akey] or "" for row in out.main]
+        i_street, i_postcode, i_city = (position.get(c) for c in ("street", "postcode", "city"))
+        first: dict[str, Any] = {}
+        for row in out.main:
+            akey = row[i_akey]
+            if akey and akey not in first:
+                first[akey] = row
+        for akey, row, public_id in zip(first, first.values(), new_uuids(len(first)), strict=True):
+            parts = [
+                "" if i is None or row[i] is None else str(row[i])
+                for i in (i_street, i_postcode, i_city)
+            ]
+            chunk.addresses[akey] = "\t".join(
+                [public_id, _escape_copy(akey), *(_escape_copy(p) for p in parts)]
+            )
+    else:
+        chunk.akeys = [""] * len(out.main)
+    index = {row_num: i for i, row_num in enumerate(chunk.row_nums)}
+    org = layout.organization_id
+    chunk.phone_people = [index[p[0]] for p in out.phones]
+    chunk.phones = _copy_lines([(org, p[2], p[3], p[4], p[5], p[1]) for p in out.phones])
+    chunk.tags = [(index[row_num], name) for row_num, name in out.tags]
+    out.main, out.phones, out.tags = [], [], []
+    return chunk
+
+
+_LAYOUT: DirectLayout | None = None
+
+
+def init_worker(cfg: rows_module.ParseConfig, layout: DirectLayout) -> None:
+    """Pool initializer: the parser's plan and the person layout, once per process."""
+    global _LAYOUT
+    rows_module.init_worker(cfg)
+    _LAYOUT = layout
+
+
+def process_chunk_in_worker(data: bytes, first_line: int) -> DirectChunk:
+    assert _LAYOUT is not None
+    return to_direct(rows_module.process_chunk_in_worker(data, first_line), _LAYOUT)

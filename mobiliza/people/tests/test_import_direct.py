@@ -1,0 +1,203 @@
+"""The direct load (PostgreSQL, a big load into an empty list: people COPYed straight into their
+table, `imports/direct.py`) gives what the general path (staging tables + set-based apply) gives
+for the same file: the same people, phones, households, tags, custom fields, counts and error
+report; a failure leaves nothing; a list that has people goes the general way."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.db import DEFAULT_DB_ALIAS, connection, connections
+
+from mobiliza.accounts.tests.factories import OrganizationFactory
+from mobiliza.people.imports import engine
+from mobiliza.people.models import Household, ImportJob, Person, PersonPhone, PersonTag
+from mobiliza.people.tests.importing import run_import, write_file
+
+pytestmark = [
+    pytest.mark.django_db,
+    pytest.mark.skipif(connection.vendor != "postgresql", reason="the direct load is PostgreSQL's"),
+]
+
+HEADER = "id,first_name,last_name,phone,phone2,street,postcode,city,tags,team,birth_year,notes\n"
+
+
+def _content(rows: int = 400) -> str:
+    lines = [HEADER]
+    for i in range(rows):
+        street = f"Rua {i % 60} {i % 7}" if i % 11 else ""  # some without an address
+        phone = f"91{i % 3000:07d}" if i % 4 else ("12345" if i % 8 else "")
+        phone2 = f"21{i:07d}" if i % 5 == 0 else ""
+        tags = "vol;donor" if i % 6 == 0 else ("vol" if i % 9 == 0 else "")
+        lines.append(
+            f"E{i},Ana{i},Silva,{phone},{phone2},{street},{1000 + i % 40}-001,Porto,"
+            f"{tags},T{i % 3},{1950 + i % 50},\n"
+        )
+    # Later rows win: an id repeated with another name and address, and a repeated phone.
+    lines.append("E5,Later,Costa,919999999,,Rua Nova 1,2000-001,Lisboa,vol,T9,1980,\n")
+    lines.append("E7,Again,Costa,,,,,,,,,\n")
+    # Values COPY must escape: a backslash, a tab and a line break inside quotes.
+    lines.append('E900,"Back\\slash","Tab\there","Two\nlines",,Rua X 9,1000-001,Porto,,,,"a\\b"\n')
+    # Field problems are reported and the row kept; a row without identity is rejected.
+    lines.append("E901,Bad,Year,,,Rua Y,1000-001,Porto,,,18,\n")
+    lines.append(",,,,,,,,,,,\n")
+    return "".join(lines)
+
+
+MAPPING = {
+    "id": "external_id",
+    "first_name": "first_name",
+    "last_name": "last_name",
+    "phone": "phone",
+    "phone2": "phone",
+    "street": "street",
+    "postcode": "postcode",
+    "city": "city",
+    "tags": "tags",
+    "team": "custom:team",
+    "birth_year": "birth_year",
+    "notes": "notes",
+}
+
+
+@pytest.fixture
+def direct_for_any_size(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Test-sized files count as big loads."""
+    monkeypatch.setattr(engine, "BULK_MIN_ROWS", 1)
+    monkeypatch.setattr(engine, "BULK_MIN_RATIO", 0.0)
+
+
+def _snapshot(org: Any) -> dict[str, Any]:
+    people = {}
+    skip = {"id", "public_id", "created_at", "updated_at", "organization", "household"}
+    for person in Person.objects.filter(organization=org).select_related("household"):
+        values = {
+            f.name: getattr(person, f.attname)
+            for f in Person._meta.concrete_fields
+            if f.name not in skip
+        }
+        values["household"] = person.household.address_key if person.household else None
+        values["phones"] = sorted(
+            person.phones.values_list("raw", "e164", "kind", "is_valid", "position")
+        )
+        values["tags"] = sorted(
+            PersonTag.objects.filter(person=person).values_list("tag__name", flat=True)
+        )
+        people[person.external_id] = values
+    households = sorted(
+        Household.objects.filter(organization=org).values_list("address_key", "postcode", "city")
+    )
+    return {"people": people, "households": households}
+
+
+def _report(job: ImportJob) -> list[list[str]]:
+    with job.error_report.open("rb") as fh:
+        return list(csv.reader(fh.read().decode("utf-8").splitlines()))
+
+
+def test_the_direct_load_gives_what_the_general_path_gives(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    content = _content()
+    general_org, direct_org = OrganizationFactory(), OrganizationFactory()
+    # The general path: a load too small for bulk (the default thresholds).
+    general = run_import(
+        general_org, write_file(tmp_path, "a.csv", content), mapping=MAPPING, match=["external_id"]
+    )
+    monkeypatch.setattr(engine, "BULK_MIN_ROWS", 1)
+    monkeypatch.setattr(engine, "BULK_MIN_RATIO", 0.0)
+    loaded = run_import(
+        direct_org, write_file(tmp_path, "b.csv", content), mapping=MAPPING, match=["external_id"]
+    )
+    assert general.status == loaded.status == ImportJob.Status.DONE, loaded.error_message
+    assert "direct" not in general.options["timings"]
+    assert loaded.options["timings"]["direct"] == 1
+    assert loaded.counts == general.counts
+    assert loaded.counts["created"] == 402 and loaded.counts["duplicate"] == 2
+    assert _report(loaded) == _report(general)
+    assert _snapshot(direct_org) == _snapshot(general_org)
+    # The details a user would look at.
+    later = Person.objects.get(organization=direct_org, external_id="E5")
+    assert (later.first_name, later.city) == ("Later", "Lisboa")
+    assert later.household is not None and later.household.city == "Lisboa"
+    odd = Person.objects.get(organization=direct_org, external_id="E900")
+    assert (odd.first_name, odd.last_name, odd.notes) == ("Back\\slash", "Tab\there", "a\\b")
+    assert odd.phones.get().raw == "Two\nlines"
+    # The household only the replaced E7 row had is gone; E7's own phone too.
+    e7 = Person.objects.get(organization=direct_org, external_id="E7")
+    assert e7.household is None and not e7.phones.exists()
+    assert not Household.objects.filter(organization=direct_org, members__isnull=True).exists()
+    assert (
+        PersonPhone.objects.filter(organization=direct_org).count()
+        == PersonPhone.objects.filter(organization=general_org).count()
+    )
+
+
+def test_a_direct_load_that_fails_leaves_nothing(
+    org: Any, tmp_path: Path, direct_for_any_size: None
+) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE FUNCTION imp_direct_fail() RETURNS trigger LANGUAGE plpgsql AS "
+            "$$ BEGIN RAISE EXCEPTION 'no space left on device'; END $$"
+        )
+        cursor.execute(
+            "CREATE TRIGGER imp_direct_fail BEFORE INSERT ON people_personphone "
+            "FOR EACH ROW EXECUTE FUNCTION imp_direct_fail()"
+        )
+        cursor.execute("SELECT count(*) FROM pg_indexes WHERE tablename = 'people_person'")
+        indexes = cursor.fetchone()[0]
+    job = run_import(org, write_file(tmp_path, "p.csv", _content(50)), mapping=MAPPING)
+    assert job.status == ImportJob.Status.FAILED and "Nothing was changed" in job.error_message
+    assert not Person.objects.filter(organization=org).exists()
+    assert not Household.objects.filter(organization=org).exists()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_indexes WHERE tablename = 'people_person'")
+        assert cursor.fetchone()[0] == indexes
+
+
+def test_a_list_with_people_is_matched_the_general_way(
+    org: Any, tmp_path: Path, direct_for_any_size: None
+) -> None:
+    first = run_import(org, write_file(tmp_path, "a.csv", _content(30)), mapping=MAPPING)
+    assert first.options["timings"]["direct"] == 1
+    again = run_import(
+        org, write_file(tmp_path, "b.csv", _content(40)), mapping=MAPPING, match=["external_id"]
+    )
+    assert "direct" not in again.options["timings"]
+    # E0-E29, E900 and E901 are there already; E30-E39 are new.
+    assert again.counts["updated"] == 32 and again.counts["created"] == 10
+    assert Person.objects.filter(organization=org).count() == first.counts["created"] + 10
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_page_sees_the_progress_of_a_direct_load(
+    tmp_path: Path, direct_for_any_size: None
+) -> None:
+    from mobiliza.people.imports import services
+
+    org = OrganizationFactory()
+    job = services.import_job_create(
+        organization=org, actor=None, path=write_file(tmp_path, "p.csv", _content(100))
+    )
+    services.import_job_configure(job=job, mapping=MAPPING)
+    seen: list[tuple[str, int]] = []
+    observer = connections.create_connection(DEFAULT_DB_ALIAS)
+
+    def watch(phase: str, done: int, total: int | None) -> None:
+        # What another request (the progress bar) reads while the load's transaction is open.
+        with observer.cursor() as cursor:
+            cursor.execute(
+                "SELECT phase, processed_rows FROM people_importjob WHERE id = %s", [job.pk]
+            )
+            seen.append(cursor.fetchone())
+
+    try:
+        done = services.import_job_run(job_id=job.pk, workers=1, progress=watch)
+    finally:
+        observer.close()
+    assert done.status == ImportJob.Status.DONE and done.options["timings"]["direct"] == 1
+    assert ("saving", 105) in seen
