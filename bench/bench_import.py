@@ -10,7 +10,8 @@ invalid phones), then in separate processes:
   normalization, matching, households, people, phones;
 * SQLite: the same on a fresh SQLite database.
 
-BENCH_IMPORT_DB=postgresql or =sqlite runs one of them. Prints one JSON line each (value, target,
+BENCH_IMPORT_DB=postgresql or =sqlite runs one of them. BENCH_IMPORT_DIRECT=0 makes the PostgreSQL
+import take the general path (staging tables and set-based apply) instead of the direct load. Prints one JSON line each (value, target,
 reference) with the peak memory of the importing process and its worker processes: the larger of
 (peak of the main process + peak of the largest worker) and the summed RSS of the whole process
 tree sampled every 0.2 s. Targets: PostgreSQL <= 30 s and <= 1 GB; SQLite <= 60 s.
@@ -408,6 +409,11 @@ def run_import(database_url: str | None, data_dir: str, path: Path) -> dict[str,
     from mobiliza.people.imports import services
     from mobiliza.people.models import Household, ImportJob, Person, PersonPhone
 
+    if os.environ.get("BENCH_IMPORT_DIRECT", "1") == "0":
+        # Compare with the general path (staging tables + set-based apply).
+        from mobiliza.people.imports import engine
+
+        engine.direct_wanted = lambda **_kwargs: False  # type: ignore[assignment]
     org = Organization.objects.create(
         name="NC bench", slug="nc-bench", default_country="US", time_zone="America/New_York"
     )

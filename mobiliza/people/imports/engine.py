@@ -21,6 +21,8 @@ import csv
 import io
 import multiprocessing
 import os
+import queue
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -927,6 +929,67 @@ def _copy(raw: Any, table: str, columns: tuple[str, ...] | list[str], text: str)
             cp.write(text)
 
 
+class _CopyWriter:
+    """Runs the direct load's COPYs on the import's connection from a thread of its own: the
+    main process formats the next chunk while PostgreSQL reads the last one (psycopg waits on
+    the socket without holding the GIL). Anything else on the connection first waits for the
+    COPYs queued before it (`drain`). A COPY's error is raised in the main thread."""
+
+    def __init__(self, raw: Any) -> None:
+        self.raw = raw
+        self.jobs: queue.Queue[tuple[str, tuple[str, ...], str] | None] = queue.Queue(maxsize=4)
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, name="import-copy", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while True:
+            job = self.jobs.get()
+            try:
+                if job is None:
+                    return
+                if self.error is None:
+                    _copy(self.raw, *job)
+            except BaseException as exc:
+                self.error = exc
+            finally:
+                self.jobs.task_done()
+
+    def copy(self, table: str, columns: tuple[str, ...], text: str) -> None:
+        self._raise()
+        self.jobs.put((table, columns, text))
+
+    def drain(self) -> None:
+        self.jobs.join()
+        self._raise()
+
+    def close(self) -> None:
+        self.jobs.put(None)
+        self.thread.join()
+
+    def _raise(self) -> None:
+        if self.error is not None:
+            raise self.error
+
+
+class _Ids:
+    """Ids of a sequence for the direct load, reserved a block at a time."""
+
+    BLOCK = 100_000
+
+    def __init__(self, raw: Any, sequence: str, writer: _CopyWriter) -> None:
+        self.raw, self.sequence, self.writer = raw, sequence, writer
+        self.free: list[int] = []
+
+    def take(self, n: int) -> list[int]:
+        if len(self.free) < n:
+            self.writer.drain()  # the connection is free for one statement
+            self.free.extend(_reserve(self.raw, self.sequence, max(self.BLOCK, n)))
+        taken = self.free[:n]
+        del self.free[:n]
+        return taken
+
+
 def load_direct(
     *,
     stage: _Stage,
@@ -995,6 +1058,9 @@ def load_direct(
         )  # fmt: skip
         size = path.stat().st_size
         last = 0.0
+        writer = _CopyWriter(raw)
+        person_ids = _Ids(raw, person_seq, writer)
+        household_ids = _Ids(raw, household_seq, writer)
         try:
             for chunk, consumed in _chunk_results(path, fmt, cfg, workers, chunk_bytes, layout):
                 out = chunk.out
@@ -1009,10 +1075,10 @@ def load_direct(
                     report.add(*problem)
                 n = len(chunk.row_nums)
                 if n:
-                    ids = _reserve(raw, person_seq, n)
+                    ids = person_ids.take(n)
                     new_keys = [k for k in dict.fromkeys(chunk.akeys) if k and k not in households]
                     if new_keys:
-                        hids = _reserve(raw, household_seq, len(new_keys))
+                        hids = household_ids.take(len(new_keys))
                         created_households += len(hids)
                         lines = []
                         for key, hid in zip(new_keys, hids, strict=True):
@@ -1020,11 +1086,10 @@ def load_direct(
                             lines.append(
                                 f"{hid}\t{now}\t{now}\t{organization_id}\t{chunk.addresses[key]}"
                             )
-                        _copy(raw, household_t, household_columns, "\n".join(lines) + "\n")
+                        writer.copy(household_t, household_columns, "\n".join(lines) + "\n")
                     household = households.get
                     tails = chunk.people.split("\n")
-                    _copy(
-                        raw,
+                    writer.copy(
                         person_t,
                         ("id", "household_id", *chunk.columns),
                         "\n".join(
@@ -1044,8 +1109,7 @@ def load_direct(
                                 replaced.append((before, dkey[0]))
                     if chunk.phone_people:
                         phone_lines = chunk.phones.split("\n")
-                        _copy(
-                            raw,
+                        writer.copy(
                             phone_t,
                             phone_columns,
                             "\n".join(
@@ -1060,8 +1124,7 @@ def load_direct(
                         )
                         phones += len(chunk.phone_people)
                     if chunk.tags:
-                        _copy(
-                            raw,
+                        writer.copy(
                             stage.tags,
                             TAG_COLUMNS,
                             "".join(f"{ids[i]}\t{_escape_copy(name)}\n" for i, name in chunk.tags),
@@ -1071,8 +1134,11 @@ def load_direct(
                     last = now_t
                     estimate = int(totals["rows"] * size / max(consumed, 1))
                     progress("reading", totals["rows"], estimate)
+            writer.drain()
         except ImportFileError as exc:
             raise ImportAbortedError(str(exc)) from exc
+        finally:
+            writer.close()
         del seen
         timer.lap("read")
         progress("saving", totals["rows"], totals["rows"])
