@@ -31,6 +31,7 @@ __all__ = [
     "country_time_zone",
     "normalize_phone",
     "person_time_zone",
+    "phone_fields",
     "phone_time_zone",
 ]
 
@@ -207,6 +208,51 @@ def _invalid(text: str) -> PhoneResult:
     return PhoneResult(raw=text, e164="", kind=KIND_OTHER, is_valid=False)
 
 
+@lru_cache(maxsize=512)
+def _fast_region(
+    region: str,
+) -> tuple[str, frozenset[int], str, tuple[Any, ...]] | None:
+    """("+<country code>", national lengths, national prefix, type patterns) of a region whose
+    numbers the fast path can type, else None."""
+    shape = _region_shape(region)
+    compiled = _region_types(region)
+    if shape is None or compiled is None or compiled[0] != shape[0]:
+        return None
+    code, lengths, prefix = shape
+    return f"+{code}", lengths, prefix, compiled
+
+
+def _national_fast(digits: str, region: str) -> tuple[str, str] | None:
+    """Fast path: a national number of the default region written with digits and separators
+    (`digits`: those digits, not starting with 0; see `_parse`) whose type the region's own
+    patterns find: its E.164 form is simply +<country code><digits>, no PhoneNumber object or
+    formatting needed. (E.164, kind), or None when the general path must decide."""
+    fast = _fast_region(region)
+    if fast is None:
+        return None
+    plus_code, lengths, prefix, compiled = fast
+    if len(digits) not in lengths or (prefix and digits.startswith(prefix)):
+        return None
+    number_type = _type_in_region(digits, compiled)
+    if number_type == PhoneNumberType.UNKNOWN:
+        return None
+    return plus_code + digits, _kind_of(number_type)
+
+
+def phone_fields(raw: str, default_region: str = "PT") -> tuple[str, str, str, bool]:
+    """`normalize_phone(raw, default_region, with_time_zone=False)` as a tuple (raw, e164,
+    kind, is_valid), for bulk imports: the common national number takes the fast path
+    without building a PhoneResult or going through the cache."""
+    text = (raw or "").strip()[:MAX_RAW_PHONE]
+    digits = text.translate(_FORMATTING)
+    if digits.isdigit() and digits[0] != "0":
+        fast = _national_fast(digits, (default_region or "PT").upper())
+        if fast is not None:
+            return text, fast[0], fast[1], True
+    result = normalize_phone(raw, default_region, with_time_zone=False)
+    return result.raw, result.e164, result.kind, result.is_valid
+
+
 @lru_cache(maxsize=262_144)
 def normalize_phone(
     raw: str, default_region: str = "PT", *, with_time_zone: bool = True
@@ -220,24 +266,14 @@ def normalize_phone(
     '+351912345678'
     """
     text = (raw or "").strip()[:MAX_RAW_PHONE]
-    if not any(ch.isdigit() for ch in text):
-        return _invalid(text)
     region = (default_region or "PT").upper()
-    # Fast path: a national number of the default region written with digits and separators
-    # (see `_parse`), whose type the region's own patterns find: its E.164 form is simply
-    # +<country code><digits> (no leading zero), no PhoneNumber object or formatting needed.
     digits = text.translate(_FORMATTING)
     if not with_time_zone and digits.isdigit() and digits[0] != "0":
-        shape = _region_shape(region)
-        compiled = _region_types(region)
-        if shape is not None and compiled is not None and compiled[0] == shape[0]:
-            code, lengths, prefix = shape
-            if len(digits) in lengths and not (prefix and digits.startswith(prefix)):
-                number_type = _type_in_region(digits, compiled)
-                if number_type != PhoneNumberType.UNKNOWN:
-                    return PhoneResult(
-                        raw=text, e164=f"+{code}{digits}", kind=_kind_of(number_type), is_valid=True
-                    )
+        fast = _national_fast(digits, region)
+        if fast is not None:
+            return PhoneResult(raw=text, e164=fast[0], kind=fast[1], is_valid=True)
+    if not any(ch.isdigit() for ch in text):
+        return _invalid(text)
     number = _parse(text, region)
     if number is None:
         return _invalid(text)

@@ -23,10 +23,10 @@ from typing import Any
 
 from mobiliza.people.imports.presets import CUSTOM_PREFIX, PERSON_TARGETS, VOTE_TARGETS
 from mobiliza.people.normalize import (
-    PhoneResult,
     address_key,
     country_time_zone,
     normalize_phone,
+    phone_fields,
 )
 
 CSV_FIELD_LIMIT = 8 * 1024 * 1024
@@ -325,17 +325,18 @@ def _address_key_cached(street: str, postcode: str, city: str, country: str) -> 
 # A number repeated in the file (a household's landline, a family's shared mobile) is parsed
 # once per worker. PhoneResult is immutable, so results are shared; the cache is emptied when
 # full rather than evicting one by one.
-_PHONE_CACHE: dict[tuple[str, str], PhoneResult] = {}
+# (raw, e164, kind, is_valid): `normalize.phone_fields`.
+_PHONE_CACHE: dict[tuple[str, str], tuple[str, str, str, bool]] = {}
 _PHONE_CACHE_SIZE = 100_000
 
 
-def _phone(raw: str, region: str) -> PhoneResult:
+def _phone(raw: str, region: str) -> tuple[str, str, str, bool]:
     key = (raw, region)
     result = _PHONE_CACHE.get(key)
     if result is None:
         if len(_PHONE_CACHE) >= _PHONE_CACHE_SIZE:
             _PHONE_CACHE.clear()
-        result = _PHONE_CACHE[key] = normalize_phone(raw, region, with_time_zone=False)
+        result = _PHONE_CACHE[key] = phone_fields(raw, region)
     return result
 
 
@@ -711,15 +712,15 @@ def _people_row(plan: _Plan, record: list[str], line: int, out: ChunkOut) -> Non
     valid_e164: list[str] = []
     phone_rows: list[tuple[Any, ...]] = []
     for position, (col, raw) in enumerate(phones):
-        result = _phone(raw, region)
-        if result.is_valid:
-            if result.e164 in valid_e164:
+        text, e164, kind, is_valid = _phone(raw, region)
+        if is_valid:
+            if e164 in valid_e164:
                 continue
-            valid_e164.append(result.e164)
+            valid_e164.append(e164)
         else:
             out.invalid_phones += 1
             problems.append((line, col, "bad_phone", {"value": raw[:64]}))
-        phone_rows.append((line, position, result.raw, result.e164, result.kind, result.is_valid))
+        phone_rows.append((line, position, text, e164, kind, is_valid))
     row[_I_PHONE_KEY] = valid_e164[0] if valid_e164 else None
 
     if not (

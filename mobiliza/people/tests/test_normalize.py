@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mobiliza.people.normalize import (
     _kind_of,
@@ -10,6 +12,7 @@ from mobiliza.people.normalize import (
     country_time_zone,
     normalize_phone,
     person_time_zone,
+    phone_fields,
 )
 
 
@@ -143,3 +146,22 @@ def test_fast_type_lookup_agrees_with_libphonenumber() -> None:
                     result.kind,
                     result.is_valid,
                 )
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    raw=st.one_of(
+        st.text(alphabet="0123456789 -.()+", max_size=16),
+        st.from_regex(r"\A\(?[2-9][0-9]{2}\)? ?[0-9]{3}[-. ]?[0-9]{4}\Z"),
+        st.from_regex(r"\A\+?[0-9]{2,3} ?[1-9][0-9 ]{7,10}\Z"),
+        st.text(max_size=10),
+    ),
+    region=st.sampled_from(["PT", "US", "FR", "GB", "BR", "ES", "pt", ""]),
+)
+def test_phone_fields_are_normalize_phone_without_time_zone(raw: str, region: str) -> None:
+    # The bulk import's fast form must say exactly what normalize_phone says, with or without
+    # the time zone lookup (which always goes through libphonenumber itself).
+    result = normalize_phone(raw, region, with_time_zone=False)
+    assert phone_fields(raw, region) == (result.raw, result.e164, result.kind, result.is_valid)
+    full = normalize_phone(raw, region)
+    assert (full.raw, full.e164, full.kind, full.is_valid) == phone_fields(raw, region)
