@@ -502,8 +502,16 @@ _POSTCODE_JUNK = re.compile(r"[^0-9A-Z]")
 
 
 def _norm_words(text: str) -> str:
-    words = _fold(text).translate(_PUNCT).split()
-    return " ".join(_ABBREVIATIONS.get(word, word) for word in words)
+    get = _ABBREVIATIONS.get
+    return " ".join([get(word, word) for word in _fold(text).translate(_PUNCT).split()])
+
+
+def _postcode_key(postcode: str) -> str:
+    folded = _fold(postcode)
+    # Already only ASCII letters and digits (upper-cased by the fold): nothing to remove.
+    if folded.isascii() and folded.isalnum():
+        return folded
+    return _POSTCODE_JUNK.sub("", folded)
 
 
 def address_key(*, street: str, postcode: str = "", city: str = "", country: str = "") -> str:
@@ -516,7 +524,7 @@ def address_key(*, street: str, postcode: str = "", city: str = "", country: str
     street_part = _norm_words(street or "")
     if not street_part:
         return ""
-    code = _POSTCODE_JUNK.sub("", _fold(postcode or ""))
+    code = _postcode_key(postcode or "")
     if code:
         return f"{street_part}|{code}"[:255]
     place = _norm_words(city or "")

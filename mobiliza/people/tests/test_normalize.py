@@ -165,3 +165,19 @@ def test_phone_fields_are_normalize_phone_without_time_zone(raw: str, region: st
     assert phone_fields(raw, region) == (result.raw, result.e164, result.kind, result.is_valid)
     full = normalize_phone(raw, region)
     assert (full.raw, full.e164, full.kind, full.is_valid) == phone_fields(raw, region)
+
+
+@pytest.mark.parametrize(
+    ("postcode", "code"),
+    [
+        ("27184", "27184"),
+        ("1100-048", "1100048"),
+        (" 1100 048 ", "1100048"),
+        ("sw1a 1aa", "SW1A1AA"),
+        ("Çb-12", "CB12"),
+        ("١٢٣", ""),  # digits of another script are not a postcode's ASCII digits
+    ],
+)
+def test_address_key_postcode_keeps_only_ascii_letters_and_digits(postcode: str, code: str) -> None:
+    key = address_key(street="Rua Augusta 27", postcode=postcode, city="Lisboa")
+    assert key == (f"R AUGUSTA 27|{code}" if code else "R AUGUSTA 27|LISBOA")
