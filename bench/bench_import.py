@@ -413,7 +413,7 @@ def run_import(database_url: str | None, data_dir: str, path: Path) -> dict[str,
         # Compare with the general path (staging tables + set-based apply).
         from mobiliza.people.imports import engine
 
-        engine.direct_wanted = lambda **_kwargs: False  # type: ignore[assignment]
+        engine.direct_wanted = lambda **_kwargs: False
     org = Organization.objects.create(
         name="NC bench", slug="nc-bench", default_country="US", time_zone="America/New_York"
     )
