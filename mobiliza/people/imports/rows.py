@@ -254,10 +254,10 @@ def _copy_lines(rows: list[Any]) -> str:
         [
             "\t".join(
                 [
-                    v
-                    if type(v) is str
-                    else "\\N"
+                    "\\N"  # NULL first: ~45% of a people row's values, and the cheapest test
                     if v is None
+                    else v
+                    if type(v) is str
                     else str(v)
                     if type(v) is int
                     else _copy_text(v)
