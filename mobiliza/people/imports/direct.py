@@ -25,6 +25,8 @@ first row that has it (the general path keeps the smallest spelling).
 
 from __future__ import annotations
 
+import csv
+import io
 import operator
 import os
 from collections.abc import Callable
@@ -47,6 +49,9 @@ class DirectLayout:
     sources: tuple[Source, ...]
     organization_id: int
     addressed: bool  # the mapping fills an address: people get households
+    # NOT NULL text columns whose default is "": an empty CSV field is "" there, not NULL
+    # (COPY's FORCE_NOT_NULL), so the worker writes None as it is.
+    empty_text: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -54,7 +59,10 @@ class DirectChunk:
     """One parsed chunk, ready for the main process."""
 
     out: ChunkOut  # counts, problems, tag names, custom keys (main/phones/tags emptied)
-    people: str = ""  # COPY lines of the person columns after (id, household_id)
+    # CSV lines (no line break) of the person columns after (id, household_id); `suffix`
+    # (the columns that are the same on every line) goes at the end of each.
+    people: list[str] = field(default_factory=list)
+    suffix: str = ""
     columns: tuple[str, ...] = ()  # those columns, in line order
     row_nums: list[int] = field(default_factory=list)
     dkeys: list[str | None] = field(default_factory=list)
@@ -77,17 +85,25 @@ def new_uuids(n: int) -> list[str]:
 
 @dataclass(frozen=True)
 class _Compiled:
-    """How a staging row of given columns becomes a person line: the columns that vary from
-    row to row are picked from the row (then a NULL becomes the column's default), the others
-    are the same on every line and are appended as one piece of text."""
+    """How a staging row of given columns becomes a person CSV line: the public id (appended
+    to the row) and the columns that vary from row to row are picked from the row in one C
+    call, the others are the same on every line (one piece of text)."""
 
     columns: tuple[str, ...]  # line order: public_id, the varying ones, then the constant ones
     pick: Callable[[Any], tuple[Any, ...]]
-    defaults: tuple[Any, ...]  # of the varying columns (None: NULL stays NULL)
-    suffix: str  # "\t" + the constant columns' COPY text ("" when there are none)
+    # (staging position, value): a NULL there becomes that value first (the varying columns
+    # whose default is neither NULL nor the empty text FORCE_NOT_NULL gives)
+    fixes: tuple[tuple[int, Any], ...]
+    suffix: str  # "," + the constant columns as CSV ("" when there are none)
 
 
 _COMPILED: dict[tuple[tuple[str, ...], DirectLayout], _Compiled] = {}
+
+
+def _csv_line(values: list[Any]) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerow(values)
+    return buffer.getvalue()[:-1]
 
 
 def _compiled(staged: tuple[str, ...], layout: DirectLayout) -> _Compiled:
@@ -97,28 +113,29 @@ def _compiled(staged: tuple[str, ...], layout: DirectLayout) -> _Compiled:
         return found
     position = {name: i for i, name in enumerate(staged)}
     uuid_column = ""
-    varying: list[tuple[str, int, Any]] = []
+    picks = [len(staged)]  # the public id, appended to each row
+    varying: list[str] = []
+    fixes: list[tuple[int, Any]] = []
     constant: list[tuple[str, Any]] = []
     for column, source in zip(layout.columns, layout.sources, strict=True):
         if source[0] == "uuid":
             uuid_column = column
         elif source[0] == "stage" and source[1] in position:
-            varying.append((column, position[source[1]], source[2]))
+            varying.append(column)
+            picks.append(position[source[1]])
+            default = source[2]
+            if default is not None and not (default == "" and column in layout.empty_text):
+                fixes.append((position[source[1]], default))
         else:
-            constant.append((column, source[2] if source[0] == "stage" else source[1]))
-    picks = [i for _c, i, _d in varying]
-    pick: Callable[[Any], tuple[Any, ...]]
-    if len(picks) == 1:
-        only = picks[0]
-        pick = lambda row: (row[only],)  # noqa: E731 - itemgetter of one is not a tuple
-    else:
-        pick = operator.itemgetter(*picks)
-    suffix = _copy_lines([[value for _c, value in constant]])[:-1] if constant else ""
+            value = source[2] if source[0] == "stage" else source[1]
+            if value == "" and column not in layout.empty_text:
+                value = None  # pragma: no cover - an empty default is a text column's
+            constant.append((column, value))
     compiled = _Compiled(
-        columns=(uuid_column, *(c for c, _i, _d in varying), *(c for c, _v in constant)),
-        pick=pick,
-        defaults=tuple(d for _c, _i, d in varying),
-        suffix="\t" + suffix if constant else "",
+        columns=(uuid_column, *varying, *(c for c, _v in constant)),
+        pick=operator.itemgetter(*picks),
+        fixes=tuple(fixes),
+        suffix="," + _csv_line([v for _c, v in constant]) if constant else "",
     )
     _COMPILED[key] = compiled
     return compiled
@@ -134,15 +151,23 @@ def to_direct(out: ChunkOut, layout: DirectLayout) -> DirectChunk:
     staged = out.main_columns or PEOPLE_COLUMNS
     position = {name: i for i, name in enumerate(staged)}
     compiled = _compiled(staged, layout)
-    pick, defaults = compiled.pick, compiled.defaults
     i_row, i_dkey = position["row_num"], position["dkey"]
     i_akey = position["address_key"]
-    people = [
-        [public_id] + [d if v is None else v for v, d in zip(pick(row), defaults)]  # noqa: B905
-        for row, public_id in zip(out.main, new_uuids(len(out.main)), strict=True)
-    ]
-    text = _copy_lines(people)
-    chunk.people = text.replace("\n", compiled.suffix + "\n") if compiled.suffix else text
+    rows = [list(row) for row in out.main] if out.main and type(out.main[0]) is tuple else out.main
+    for row, public_id in zip(rows, new_uuids(len(rows)), strict=True):
+        row.append(public_id)
+    for at, default in compiled.fixes:
+        for row in rows:
+            if row[at] is None:
+                row[at] = default
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerows(map(compiled.pick, rows))
+    text = buffer.getvalue()
+    if text.count("\n") == len(rows):
+        chunk.people = text[:-1].split("\n")
+    else:  # a value holds a line break (quoted): one line per row the slow way
+        chunk.people = [_csv_line(list(compiled.pick(row))) for row in rows]
+    chunk.suffix = compiled.suffix
     chunk.columns = compiled.columns
     chunk.row_nums = [row[i_row] for row in out.main]
     chunk.dkeys = [row[i_dkey] for row in out.main]

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import connection, models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -883,11 +883,17 @@ def direct_layout(
         columns.append(col)
         sources.append(source)
     mapped = _mapped_columns(mapping, constants)
+    text_fields = (models.CharField, models.TextField)
     return direct.DirectLayout(
         columns=tuple(columns),
         sources=tuple(sources),
         organization_id=organization_id,
         addressed=bool(mapped & {"street", "postcode", "city"}),
+        empty_text=frozenset(
+            str(f.column)
+            for f in Person._meta.concrete_fields
+            if isinstance(f, text_fields) and not f.null and f.get_default() == ""
+        ),
     )
 
 
@@ -923,9 +929,11 @@ def _reserve(raw: Any, sequence: str, n: int) -> list[int]:
     return [row[0] for row in raw.fetchall()]
 
 
-def _copy(raw: Any, table: str, columns: tuple[str, ...] | list[str], text: str) -> None:
+def _copy(
+    raw: Any, table: str, columns: tuple[str, ...] | list[str], text: str, options: str = ""
+) -> None:
     if text:
-        with raw.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as cp:
+        with raw.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN {options}") as cp:
             cp.write(text)
 
 
@@ -937,7 +945,9 @@ class _CopyWriter:
 
     def __init__(self, raw: Any) -> None:
         self.raw = raw
-        self.jobs: queue.Queue[tuple[str, tuple[str, ...], str] | None] = queue.Queue(maxsize=4)
+        self.jobs: queue.Queue[tuple[str, tuple[str, ...], str, str] | None] = queue.Queue(
+            maxsize=4
+        )
         self.error: BaseException | None = None
         self.thread = threading.Thread(target=self._run, name="import-copy", daemon=True)
         self.thread.start()
@@ -955,9 +965,9 @@ class _CopyWriter:
             finally:
                 self.jobs.task_done()
 
-    def copy(self, table: str, columns: tuple[str, ...], text: str) -> None:
+    def copy(self, table: str, columns: tuple[str, ...], text: str, options: str = "") -> None:
         self._raise()
-        self.jobs.put((table, columns, text))
+        self.jobs.put((table, columns, text, options))
 
     def drain(self) -> None:
         self.jobs.join()
@@ -1017,7 +1027,6 @@ def load_direct(
         Tag._meta.db_table,
         PersonTag._meta.db_table,
     )
-    null = "\\N"
     with connection.cursor() as cur:
         # Writers wait from here; then the list is known to stay empty until COMMIT.
         cur.execute(f"LOCK TABLE {person_t}, {phone_t}, {household_t} IN SHARE ROW EXCLUSIVE MODE")
@@ -1088,17 +1097,23 @@ def load_direct(
                             )
                         writer.copy(household_t, household_columns, "\n".join(lines) + "\n")
                     household = households.get
-                    tails = chunk.people.split("\n")
+                    suffix = chunk.suffix
+                    not_null = ", ".join(c for c in chunk.columns if c in layout.empty_text)
                     writer.copy(
                         person_t,
                         ("id", "household_id", *chunk.columns),
                         "\n".join(
                             [
-                                f"{pid}\t{household(akey, null) if akey else null}\t{tail}"
-                                for pid, akey, tail in zip(ids, chunk.akeys, tails, strict=False)
+                                f"{pid},{household(akey, '') if akey else ''},{line}{suffix}"
+                                for pid, akey, line in zip(
+                                    ids, chunk.akeys, chunk.people, strict=True
+                                )
                             ]
                         )
                         + "\n",
+                        f"WITH (FORMAT csv, FORCE_NOT_NULL ({not_null}))"
+                        if not_null
+                        else "WITH (FORMAT csv)",
                     )
                     people += n
                     for pid, row_num, dkey in zip(ids, chunk.row_nums, chunk.dkeys, strict=True):

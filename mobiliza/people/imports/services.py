@@ -404,7 +404,7 @@ def import_job_run(
                     stage=stage,
                     path=path,
                     fmt=fmt,
-                    cfg=dataclasses.replace(cfg, output="rows"),
+                    cfg=dataclasses.replace(cfg, output="direct"),
                     layout=layout,
                     report=report,
                     progress=side_progress,

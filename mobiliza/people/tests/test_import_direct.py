@@ -40,7 +40,10 @@ def _content(rows: int = 400) -> str:
     lines.append("E5,Later,Costa,919999999,,Rua Nova 1,2000-001,Lisboa,vol,T9,1980,\n")
     lines.append("E7,Again,Costa,,,,,,,,,\n")
     # Values COPY must escape: a backslash, a tab and a line break inside quotes.
-    lines.append('E900,"Back\\slash","Tab\there","Two\nlines",,Rua X 9,1000-001,Porto,,,,"a\\b"\n')
+    lines.append(
+        'E900,"Back\\slash","Tab\there, ""quoted""","Two\nlines",,Rua X 9,1000-001,Porto,,,,'
+        '"a\\b\nc,d"\n'
+    )
     # Field problems are reported and the row kept; a row without identity is rejected.
     lines.append("E901,Bad,Year,,,Rua Y,1000-001,Porto,,,18,\n")
     lines.append(",,,,,,,,,,,\n")
@@ -124,7 +127,11 @@ def test_the_direct_load_gives_what_the_general_path_gives(
     assert (later.first_name, later.city) == ("Later", "Lisboa")
     assert later.household is not None and later.household.city == "Lisboa"
     odd = Person.objects.get(organization=direct_org, external_id="E900")
-    assert (odd.first_name, odd.last_name, odd.notes) == ("Back\\slash", "Tab\there", "a\\b")
+    assert (odd.first_name, odd.last_name, odd.notes) == (
+        "Back\\slash",
+        'Tab\there, "quoted"',
+        "a\\b\nc,d",
+    )
     assert odd.phones.get().raw == "Two\nlines"
     # The household only the replaced E7 row had is gone; E7's own phone too.
     e7 = Person.objects.get(organization=direct_org, external_id="E7")
