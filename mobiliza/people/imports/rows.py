@@ -97,7 +97,10 @@ class ParseConfig:
     match: list[str] = field(default_factory=lambda: ["external_id", "phone", "email"])
     constants: dict[str, str] = field(default_factory=dict)
     date_format: str = "dmy"  # or "mdy" (US files)
-    output: str = "rows"  # "copy" (PostgreSQL COPY text) or "rows" (tuples)
+    # "copy" (PostgreSQL COPY text), "rows" (tuples; people rows keep only the columns the
+    # mapping fills, see `_Plan`) or "direct" (people rows as full lists of PEOPLE_COLUMNS, for
+    # `direct.to_direct`)
+    output: str = "rows"
 
 
 @dataclass
