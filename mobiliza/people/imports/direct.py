@@ -7,7 +7,7 @@ that is work done twice: nothing can match, so every row is a new person. Here t
 each row into its final `people_person` line; the main process gives it an id and a household
 and COPYs it, while the workers parse the next chunks:
 
-    workers: rows.process_chunk ──► to_direct (person COPY lines, phones, address fragments)
+    workers: rows.process_chunk ──► to_direct (person CSV lines, phones, address fragments)
     main:    ids (nextval) · household by address key (dict) · later row wins (dict) ──► COPY
 
 All of it runs in one transaction with the bulk mode's locks, dropped indexes and constraints
@@ -20,8 +20,6 @@ Same result as the general path, checked by `tests/test_import_direct.py` on the
 except one detail: a household created by the load keeps the spelling of its address from the
 first row that has it (the general path keeps the smallest spelling).
 """
-
-# SQL here is built from our own table and column names; every value is a parameter or COPY data.
 
 from __future__ import annotations
 
