@@ -290,6 +290,39 @@ def _fatal_message(fatal: tuple[int, str, dict[str, Any]]) -> str:
     }
 
 
+class _ParseTotals:
+    """What the parse has found so far (counts, tag names, custom field keys), the chunk's
+    problems written to the report, and the page's progress every half second."""
+
+    def __init__(self, report: _Report, progress: ProgressCallback, size: int) -> None:
+        self.counts: dict[str, Any] = {"rows": 0, "rejected": 0, "invalid_phones": 0}
+        self.tag_names: set[str] = set()
+        self.custom_keys: set[str] = set()
+        self.report, self.progress, self.size = report, progress, size
+        self.last = 0.0
+
+    def add(self, out: ChunkOut, consumed: int) -> None:
+        """Count a parsed chunk (`consumed`: bytes of the file read so far); a fatal problem
+        stops the import."""
+        if out.fatal is not None:
+            raise ImportAbortedError(_fatal_message(out.fatal))
+        self.counts["rows"] += out.rows
+        self.counts["rejected"] += out.rejected
+        self.counts["invalid_phones"] += out.invalid_phones
+        self.tag_names |= out.tag_names
+        self.custom_keys |= out.custom_keys
+        for problem in out.problems:
+            self.report.add(*problem)
+        now = time.monotonic()
+        if now - self.last > 0.5:
+            self.last = now
+            rows = self.counts["rows"]
+            self.progress("reading", rows, int(rows * self.size / max(consumed, 1)))
+
+    def result(self) -> dict[str, Any]:
+        return {**self.counts, "tag_names": self.tag_names, "custom_keys": self.custom_keys}
+
+
 def load_stage(
     *,
     stage: _Stage,
@@ -302,33 +335,14 @@ def load_stage(
     chunk_bytes: int = CHUNK_BYTES,
 ) -> dict[str, Any]:
     """Phase 1: parse the file into the staging tables. Returns the parse counts."""
-    totals: dict[str, Any] = {"rows": 0, "rejected": 0, "invalid_phones": 0}
-    tag_names: set[str] = set()
-    custom_keys: set[str] = set()
-    size = path.stat().st_size
-    last = 0.0
+    totals = _ParseTotals(report, progress, path.stat().st_size)
     try:
         for out, consumed in _chunk_results(path, fmt, cfg, workers, chunk_bytes):
-            if out.fatal is not None:
-                raise ImportAbortedError(_fatal_message(out.fatal))
+            totals.add(out, consumed)
             stage.write(out)
-            totals["rows"] += out.rows
-            totals["rejected"] += out.rejected
-            totals["invalid_phones"] += out.invalid_phones
-            tag_names |= out.tag_names
-            custom_keys |= out.custom_keys
-            for problem in out.problems:
-                report.add(*problem)
-            now = time.monotonic()
-            if now - last > 0.5:
-                last = now
-                estimate = int(totals["rows"] * size / max(consumed, 1))
-                progress("reading", totals["rows"], estimate)
     except ImportFileError as exc:
         raise ImportAbortedError(str(exc)) from exc
-    totals["tag_names"] = tag_names
-    totals["custom_keys"] = custom_keys
-    return totals
+    return totals.result()
 
 
 # --- phase 2: set-based apply ----------------------------------------------------------------
@@ -1050,9 +1064,7 @@ def load_direct(
         raw = cur.cursor
         timer.lap("direct_setup")
 
-        totals: dict[str, Any] = {"rows": 0, "rejected": 0, "invalid_phones": 0}
-        tag_names: set[str] = set()
-        keys: set[str] = set()
+        totals = _ParseTotals(report, progress, path.stat().st_size)
         # Later row wins: key -> person id << 32 | row number of the row holding it so far.
         seen: dict[str, int] = {}
         replaced: list[tuple[int, str]] = []  # (person id << 32 | row number, key kind)
@@ -1065,23 +1077,12 @@ def load_direct(
             "id", "created_at", "updated_at", "organization_id", "public_id", "address_key",
             "street", "postcode", "city",
         )  # fmt: skip
-        size = path.stat().st_size
-        last = 0.0
         writer = _CopyWriter(raw)
         person_ids = _Ids(raw, person_seq, writer)
         household_ids = _Ids(raw, household_seq, writer)
         try:
             for chunk, consumed in _chunk_results(path, fmt, cfg, workers, chunk_bytes, layout):
-                out = chunk.out
-                if out.fatal is not None:
-                    raise ImportAbortedError(_fatal_message(out.fatal))
-                totals["rows"] += out.rows
-                totals["rejected"] += out.rejected
-                totals["invalid_phones"] += out.invalid_phones
-                tag_names |= out.tag_names
-                keys |= out.custom_keys
-                for problem in out.problems:
-                    report.add(*problem)
+                totals.add(chunk.out, consumed)
                 n = len(chunk.row_nums)
                 if n:
                     ids = person_ids.take(n)
@@ -1144,11 +1145,6 @@ def load_direct(
                             TAG_COLUMNS,
                             "".join(f"{ids[i]}\t{_escape_copy(name)}\n" for i, name in chunk.tags),
                         )
-                now_t = time.monotonic()
-                if now_t - last > 0.5:
-                    last = now_t
-                    estimate = int(totals["rows"] * size / max(consumed, 1))
-                    progress("reading", totals["rows"], estimate)
             writer.drain()
         except ImportFileError as exc:
             raise ImportAbortedError(str(exc)) from exc
@@ -1156,7 +1152,8 @@ def load_direct(
             writer.close()
         del seen
         timer.lap("read")
-        progress("saving", totals["rows"], totals["rows"])
+        parsed = totals.result()
+        progress("saving", parsed["rows"], parsed["rows"])
         counts: dict[str, int] = {"updated": 0, "skipped": 0, "duplicate": len(replaced)}
         emptied: list[int] = []
         gone_phones = 0
@@ -1197,9 +1194,9 @@ def load_direct(
             removed_households = max(cur.rowcount, 0)
         if layout.addressed:
             counts["households_created"] = created_households - removed_households
-        if tag_names:
+        if parsed["tag_names"]:
             Tag.objects.bulk_create(
-                [Tag(organization_id=organization_id, name=n) for n in sorted(tag_names)],
+                [Tag(organization_id=organization_id, name=n) for n in sorted(parsed["tag_names"])],
                 ignore_conflicts=True,
                 batch_size=500,
             )
@@ -1213,9 +1210,7 @@ def load_direct(
             )
     counts["custom_fields_created"] = _custom_fields_define(organization_id, custom_keys)
     timer.lap("tags_and_fields")
-    totals["tag_names"] = tag_names
-    totals["custom_keys"] = keys
-    return totals, counts
+    return parsed, counts
 
 
 def apply_votes(
