@@ -208,3 +208,26 @@ def test_the_page_sees_the_progress_of_a_direct_load(
         observer.close()
     assert done.status == ImportJob.Status.DONE and done.options["timings"]["direct"] == 1
     assert ("saving", 105) in seen
+
+
+def test_a_direct_load_joins_the_households_the_organization_has(
+    org: Any, tmp_path: Path, direct_for_any_size: None
+) -> None:
+    """Electors loaded after contacts at the same addresses share the contacts' households."""
+    contacts = run_import(org, write_file(tmp_path, "c.csv", _content(60)), mapping=MAPPING)
+    households = set(Household.objects.filter(organization=org).values_list("id", flat=True))
+    electors = run_import(
+        org, write_file(tmp_path, "e.csv", _content(60)), mapping=MAPPING, person_list="electors"
+    )
+    assert contacts.options["timings"]["direct"] == electors.options["timings"]["direct"] == 1
+    assert electors.counts["households_created"] == 0
+    assert (
+        set(Household.objects.filter(organization=org).values_list("id", flat=True)) == households
+    )
+    for elector in Person.objects.filter(organization=org, list="electors").exclude(
+        household__isnull=True
+    ):
+        contact = Person.objects.get(
+            organization=org, list="contacts", external_id=elector.external_id
+        )
+        assert elector.household_id == contact.household_id
