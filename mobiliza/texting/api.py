@@ -296,7 +296,7 @@ def campaigns_join(request: OrgRequest, payload: JoinIn) -> CampaignOut:
     membership = api_membership(request)
     campaign = selectors.campaign_by_token(token=payload.token)
     if campaign.organization_id != membership.organization_id:
-        raise HttpError(404, _("Not found"))
+        raise HttpError(404, _("Not Found"))
     try:
         services.texter_join(campaign=campaign, user=request.user)
     except ValidationError as exc:
