@@ -32,7 +32,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mobiliza.people.imports import rows as rows_module
-from mobiliza.people.imports.rows import PEOPLE_COLUMNS, ChunkOut, _copy_lines, _escape_copy
+from mobiliza.people.imports.rows import (
+    IDX,
+    PEOPLE_COLUMNS,
+    ChunkOut,
+    _copy_line,
+    _copy_lines,
+)
 
 # A source of one person column, in the worker: ("stage", staging column, default COPY text or
 # None for NULL), ("const", COPY text), ("uuid",) a new random UUID.
@@ -83,9 +89,9 @@ def new_uuids(n: int) -> list[str]:
 
 @dataclass(frozen=True)
 class _Compiled:
-    """How a staging row of given columns becomes a person CSV line: the public id (appended
-    to the row) and the columns that vary from row to row are picked from the row in one C
-    call, the others are the same on every line (one piece of text)."""
+    """How a staging row becomes a person CSV line: the public id (appended to the row) and the
+    staged columns are picked from the row in one C call; the constant columns are the same on
+    every line (one piece of text)."""
 
     columns: tuple[str, ...]  # line order: public_id, the varying ones, then the constant ones
     pick: Callable[[Any], tuple[Any, ...]]
@@ -95,7 +101,7 @@ class _Compiled:
     suffix: str  # "," + the constant columns as CSV ("" when there are none)
 
 
-_COMPILED: dict[tuple[tuple[str, ...], DirectLayout], _Compiled] = {}
+_COMPILED: dict[DirectLayout, _Compiled] = {}
 
 
 def _csv_line(values: list[Any]) -> str:
@@ -104,54 +110,48 @@ def _csv_line(values: list[Any]) -> str:
     return buffer.getvalue()[:-1]
 
 
-def _compiled(staged: tuple[str, ...], layout: DirectLayout) -> _Compiled:
-    key = (staged, layout)
-    found = _COMPILED.get(key)
+def _compiled(layout: DirectLayout) -> _Compiled:
+    found = _COMPILED.get(layout)
     if found is not None:
         return found
-    position = {name: i for i, name in enumerate(staged)}
     uuid_column = ""
-    picks = [len(staged)]  # the public id, appended to each row
+    picks = [len(PEOPLE_COLUMNS)]  # the public id, appended to each row
     varying: list[str] = []
     fixes: list[tuple[int, Any]] = []
     constant: list[tuple[str, Any]] = []
     for column, source in zip(layout.columns, layout.sources, strict=True):
         if source[0] == "uuid":
             uuid_column = column
-        elif source[0] == "stage" and source[1] in position:
+        elif source[0] == "stage":
             varying.append(column)
-            picks.append(position[source[1]])
+            picks.append(IDX[source[1]])
             default = source[2]
             if default is not None and not (default == "" and column in layout.empty_text):
-                fixes.append((position[source[1]], default))
+                fixes.append((IDX[source[1]], default))
         else:
-            value = source[2] if source[0] == "stage" else source[1]
-            if value == "" and column not in layout.empty_text:
-                value = None  # pragma: no cover - an empty default is a text column's
-            constant.append((column, value))
+            constant.append((column, source[1]))
     compiled = _Compiled(
         columns=(uuid_column, *varying, *(c for c, _v in constant)),
         pick=operator.itemgetter(*picks),
         fixes=tuple(fixes),
         suffix="," + _csv_line([v for _c, v in constant]) if constant else "",
     )
-    _COMPILED[key] = compiled
+    _COMPILED[layout] = compiled
     return compiled
 
 
 def to_direct(out: ChunkOut, layout: DirectLayout) -> DirectChunk:
-    """Turn a chunk parsed with output "rows" into person lines and the keys the main process
+    """Turn a chunk parsed with output "direct" into person lines and the keys the main process
     needs. Runs in the worker."""
     chunk = DirectChunk(out=out)
     if out.fatal is not None or not out.main:
         out.main, out.phones, out.tags = [], [], []
         return chunk
-    staged = out.main_columns or PEOPLE_COLUMNS
-    position = {name: i for i, name in enumerate(staged)}
-    compiled = _compiled(staged, layout)
-    i_row, i_dkey = position["row_num"], position["dkey"]
-    i_akey = position["address_key"]
-    rows = [list(row) for row in out.main] if out.main and type(out.main[0]) is tuple else out.main
+    # Output "direct": full rows (lists) of every staging column, in PEOPLE_COLUMNS order.
+    assert out.main_columns is None
+    compiled = _compiled(layout)
+    i_row, i_dkey, i_akey = IDX["row_num"], IDX["dkey"], IDX["address_key"]
+    rows = out.main
     for row, public_id in zip(rows, new_uuids(len(rows)), strict=True):
         row.append(public_id)
     for at, default in compiled.fixes:
@@ -171,20 +171,15 @@ def to_direct(out: ChunkOut, layout: DirectLayout) -> DirectChunk:
     chunk.dkeys = [row[i_dkey] for row in out.main]
     if layout.addressed:
         chunk.akeys = [row[i_akey] or "" for row in out.main]
-        i_street, i_postcode, i_city = (position.get(c) for c in ("street", "postcode", "city"))
+        address = operator.itemgetter(IDX["street"], IDX["postcode"], IDX["city"])
         first: dict[str, Any] = {}
         for row in out.main:
             akey = row[i_akey]
             if akey and akey not in first:
                 first[akey] = row
         for akey, row, public_id in zip(first, first.values(), new_uuids(len(first)), strict=True):
-            parts = [
-                "" if i is None or row[i] is None else str(row[i])
-                for i in (i_street, i_postcode, i_city)
-            ]
-            chunk.addresses[akey] = "\t".join(
-                [public_id, _escape_copy(akey), *(_escape_copy(p) for p in parts)]
-            )
+            parts = ["" if part is None else part for part in address(row)]
+            chunk.addresses[akey] = _copy_line([public_id, akey, *parts])
     else:
         chunk.akeys = [""] * len(out.main)
     index = {row_num: i for i, row_num in enumerate(chunk.row_nums)}

@@ -392,6 +392,15 @@ def _dedupe(
     return [(int(row_num), dkey) for row_num, dkey in cur.fetchall()]
 
 
+def _report_replaced(report: _Report, rows: list[tuple[int, str | None]]) -> None:
+    """One report line per row a later row replaced: (row number, its key or the key's kind
+    letter: x external id, p phone, e email), in row order."""
+    labels = {"x": _("external id"), "p": _("phone"), "e": _("email")}
+    for row_num, key in rows[:MAX_REPORTED_PROBLEMS]:
+        kind = (key or "x")[0]
+        report.add(row_num, "", "duplicate", {"key": labels.get(kind, kind)})
+
+
 def _match(cur: Any, table: str, key: str, org_id: int, person_list: str) -> None:
     """Set match_id of unmatched rows to the person with the same external id / phone / email
     (the smallest id when several), in one hash join."""
@@ -422,6 +431,47 @@ def _match(cur: Any, table: str, key: str, org_id: int, person_list: str) -> Non
     )
 
 
+def _person_sources(
+    org_id: int, person_list: str, org_tz: str, now: Any
+) -> list[tuple[str, tuple[Any, ...]]]:
+    """Where each column of a new person comes from, for both ways of writing people (the
+    general path's INSERT, `_insert_columns`; the direct load's lines, `direct_layout`):
+    ("id",) and ("household",) given by the load, ("uuid",) a new public id, ("const", value),
+    ("stage", staging column, value of a NULL or None to keep it). Values are as the database
+    takes them (`get_db_prep_save`). Nullable columns without a default are left out."""
+    staged = set(_DIRECT)
+    sources: list[tuple[str, tuple[Any, ...]]] = []
+    for f in Person._meta.concrete_fields:
+        col = str(f.column)
+        default = f.get_default()
+        source: tuple[Any, ...]
+        if col == "id":
+            source = ("id",)
+        elif col == "household_id":
+            source = ("household",)
+        elif col == "public_id":
+            source = ("uuid",)
+        elif col in {"created_at", "updated_at"}:
+            source = ("const", now)
+        elif col == "organization_id":
+            source = ("const", org_id)
+        elif col == "list":
+            source = ("const", person_list)
+        elif col == "custom_fields":
+            source = ("stage", col, "{}")
+        elif col == "time_zone":
+            source = ("stage", col, org_tz)
+        elif col in staged:
+            null = f.null and default is None
+            source = ("stage", col, None if null else f.get_db_prep_save(default, connection))
+        elif default is None and f.null:
+            continue
+        else:
+            source = ("const", f.get_db_prep_save(default, connection))
+        sources.append((col, source))
+    return sources
+
+
 def _insert_columns(
     org_id: int, person_list: str, org_tz: str, now: Any, *, bulk: bool = False
 ) -> tuple[list[str], list[str], list[Any]]:
@@ -432,56 +482,29 @@ def _insert_columns(
     columns: list[str] = []
     exprs: list[str] = []
     params: list[Any] = []
-    staged = set(_DIRECT)
-    for f in Person._meta.concrete_fields:
-        col = str(f.column)
-        if col == "id":
-            columns.append(col)
+    for col, source in _person_sources(org_id, person_list, org_tz, now):
+        columns.append(col)
+        kind = source[0]
+        if kind == "id":
             exprs.append("i.person_id")
-        elif col == "public_id":
-            columns.append(col)
-            exprs.append(_uuid() if bulk else _uuid_time_ordered())
-        elif col in {"created_at", "updated_at"}:
-            columns.append(col)
-            exprs.append("%s")
-            params.append(now)
-        elif col == "organization_id":
-            columns.append(col)
-            exprs.append("%s")
-            params.append(org_id)
-        elif col == "list":
-            columns.append(col)
-            exprs.append("%s")
-            params.append(person_list)
-        elif col == "household_id":
-            columns.append(col)
+        elif kind == "household":
             exprs.append("h.id")
+        elif kind == "uuid":
+            exprs.append(_uuid() if bulk else _uuid_time_ordered())
+        elif kind == "const":
+            exprs.append("%s")
+            params.append(source[1])
         elif col == "custom_fields":
-            columns.append(col)
             exprs.append(
                 "COALESCE(s.custom_fields, '{}')::jsonb"
                 if _postgres()
                 else "COALESCE(s.custom_fields, '{}')"
             )
-        elif col == "time_zone":
-            columns.append(col)
-            exprs.append("COALESCE(s.time_zone, %s)")
-            params.append(org_tz)
-        elif col in staged:
-            columns.append(col)
-            default = f.get_default()
-            if f.null and default is None:
-                exprs.append(f"s.{col}")
-            else:
-                exprs.append(f"COALESCE(s.{col}, %s)")
-                params.append(f.get_db_prep_save(default, connection))
+        elif source[2] is None:
+            exprs.append(f"s.{col}")
         else:
-            default = f.get_default()
-            if default is None and f.null:
-                continue
-            columns.append(col)
-            exprs.append("%s")
-            params.append(f.get_db_prep_save(default, connection))
+            exprs.append(f"COALESCE(s.{col}, %s)")
+            params.append(source[2])
     return columns, exprs, params
 
 
@@ -568,6 +591,14 @@ class _BulkMode:
             cur.execute(f"ANALYZE {table}")
 
 
+def _tune_transaction(cur: Any) -> None:
+    """PostgreSQL settings for the import's transaction: memory for its hashes and sorts, and
+    the durability of this one commit traded for speed (a crash right after it loses the import,
+    never corrupts; the job then shows as interrupted and can run again)."""
+    cur.execute("SET LOCAL work_mem = '256MB'")
+    cur.execute("SET LOCAL synchronous_commit = off")
+
+
 def _run_pending_checks(cur: Any) -> None:
     """Run the deferred foreign key checks the transaction has queued so far (they would run at
     COMMIT), then defer again: ALTER TABLE refuses a table with checks pending, which happens
@@ -614,6 +645,11 @@ def _assign_ids(cur: Any, stage: _Stage, person_t: str, *, file_order: bool) -> 
     )
 
 
+def _addressed(mapped: set[str]) -> bool:
+    """The mapping fills an address: people get households."""
+    return bool(mapped & {"street", "postcode", "city"})
+
+
 def _mapped_columns(mapping: dict[str, str], constants: dict[str, str]) -> set[str]:
     targets = {t for t in mapping.values() if t} | set(constants)
     cols = {t for t in targets if t in _DIRECT}
@@ -648,10 +684,7 @@ def apply_people(
     counts: dict[str, int] = {}
     with connection.cursor() as cur:
         if pg:
-            cur.execute("SET LOCAL work_mem = '256MB'")
-            # Durability of this one commit is traded for speed: a crash right after it loses
-            # the import, never corrupts; the job then shows as interrupted and can run again.
-            cur.execute("SET LOCAL synchronous_commit = off")
+            _tune_transaction(cur)
         duplicates = _dedupe(cur, t, "dkey", "dkey IS NOT NULL")
         timer.lap("dedupe")
         matched = Person.objects.filter(organization_id=organization_id, list=person_list).exists()
@@ -700,10 +733,7 @@ def apply_people(
                 duplicates = [(int(row_num), dkey) for row_num, dkey in cur.fetchall()]
             else:
                 duplicates.sort()
-            labels = {"x": _("external id"), "p": _("phone"), "e": _("email")}
-            for row_num, dkey in duplicates[:MAX_REPORTED_PROBLEMS]:
-                kind = (dkey or "x:")[0]
-                report.add(row_num, "", "duplicate", {"key": labels.get(kind, kind)})
+            _report_replaced(report, duplicates)
         timer.lap("report_duplicates")
         if dry_run:
             return counts
@@ -719,7 +749,7 @@ def apply_people(
             bulk.suspend(cur)
             timer.lap("bulk_suspend")
         mapped = _mapped_columns(mapping, constants)
-        addressed = bool(mapped & {"street", "postcode", "city"})
+        addressed = _addressed(mapped)
         # The rows that end up on a person: new people, and matched ones when updating.
         kept = "k.action IS NULL AND " + ("1=1" if on_match == "update" else "k.match_id IS NULL")
         if addressed:
@@ -803,11 +833,7 @@ def apply_people(
             timer.lap("bulk_restore")
         # Tags.
         if tag_names:
-            Tag.objects.bulk_create(
-                [Tag(organization_id=organization_id, name=n) for n in sorted(tag_names)],
-                ignore_conflicts=True,
-                batch_size=500,
-            )
+            _tags_define(organization_id, tag_names)
             tag_t, link_t = Tag._meta.db_table, PersonTag._meta.db_table
             cur.execute(
                 f"""INSERT INTO {link_t} (person_id, tag_id, created_at)
@@ -822,6 +848,15 @@ def apply_people(
     counts["custom_fields_created"] = _custom_fields_define(organization_id, custom_keys)
     timer.lap("tags_and_fields")
     return counts
+
+
+def _tags_define(organization_id: int, names: set[str]) -> None:
+    """The organization's tags of these names (the ones it has are kept)."""
+    Tag.objects.bulk_create(
+        [Tag(organization_id=organization_id, name=n) for n in sorted(names)],
+        ignore_conflicts=True,
+        batch_size=500,
+    )
 
 
 def _custom_fields_define(organization_id: int, custom_keys: dict[str, str]) -> int:
@@ -863,46 +898,23 @@ def direct_layout(
 ) -> direct.DirectLayout:
     """The person columns of a direct load and where each value comes from: the same values
     as the general path's INSERT (`_insert_columns`): staged value or the field's default."""
-    now = _copy_text_of(_now_param())
-    staged = set(_DIRECT)
     columns: list[str] = []
     sources: list[direct.Source] = []
-    for f in Person._meta.concrete_fields:
-        col = str(f.column)
-        if col in {"id", "household_id"}:
+    for col, source in _person_sources(organization_id, person_list, org_tz, _now_param()):
+        if source[0] in {"id", "household"}:
             continue  # given by the main process, first on each line
-        if col == "public_id":
-            source: direct.Source = ("uuid",)
-        elif col in {"created_at", "updated_at"}:
-            source = ("const", now)
-        elif col == "organization_id":
-            source = ("const", str(organization_id))
-        elif col == "list":
-            source = ("const", person_list)
-        elif col == "custom_fields":
-            source = ("stage", "custom_fields", "{}")
-        elif col == "time_zone":
-            source = ("stage", "time_zone", org_tz)
-        elif col in staged:
-            default = f.get_default()
-            if f.null and default is None:
-                source = ("stage", col, None)
-            else:
-                source = ("stage", col, _copy_text_of(f.get_db_prep_save(default, connection)))
-        else:
-            default = f.get_default()
-            if default is None and f.null:
-                continue
-            source = ("const", _copy_text_of(f.get_db_prep_save(default, connection)))
+        if source[0] == "const":
+            source = ("const", _copy_text_of(source[1]))
+        elif source[0] == "stage":
+            source = ("stage", source[1], _copy_text_of(source[2]))
         columns.append(col)
         sources.append(source)
-    mapped = _mapped_columns(mapping, constants)
     text_fields = (models.CharField, models.TextField)
     return direct.DirectLayout(
         columns=tuple(columns),
         sources=tuple(sources),
         organization_id=organization_id,
-        addressed=bool(mapped & {"street", "postcode", "city"}),
+        addressed=_addressed(_mapped_columns(mapping, constants)),
         empty_text=frozenset(
             str(f.column)
             for f in Person._meta.concrete_fields
@@ -1046,8 +1058,7 @@ def load_direct(
         cur.execute(f"LOCK TABLE {person_t}, {phone_t}, {household_t} IN SHARE ROW EXCLUSIVE MODE")
         if Person.objects.filter(organization_id=organization_id, list=person_list).exists():
             return None
-        cur.execute("SET LOCAL work_mem = '256MB'")
-        cur.execute("SET LOCAL synchronous_commit = off")  # as apply_people: see there
+        _tune_transaction(cur)
         bulk = _BulkMode([person_t, phone_t, household_t])
         bulk.suspend(cur)
         cur.execute(
@@ -1173,10 +1184,9 @@ def load_direct(
                 [gone],
             )
             emptied = sorted({hid for (hid,) in cur.fetchall() if hid is not None})
-            labels = {"x": _("external id"), "p": _("phone"), "e": _("email")}
-            replaced.sort(key=lambda item: item[0] & 0xFFFFFFFF)
-            for packed, kind in replaced[:MAX_REPORTED_PROBLEMS]:
-                report.add(packed & 0xFFFFFFFF, "", "duplicate", {"key": labels.get(kind, kind)})
+            _report_replaced(
+                report, sorted((packed & 0xFFFFFFFF, kind) for packed, kind in replaced)
+            )
         counts["created"] = people - len(replaced)
         counts["phones_added"] = phones - gone_phones
         timer.lap("replace_duplicates")
@@ -1195,11 +1205,7 @@ def load_direct(
         if layout.addressed:
             counts["households_created"] = created_households - removed_households
         if parsed["tag_names"]:
-            Tag.objects.bulk_create(
-                [Tag(organization_id=organization_id, name=n) for n in sorted(parsed["tag_names"])],
-                ignore_conflicts=True,
-                batch_size=500,
-            )
+            _tags_define(organization_id, parsed["tag_names"])
             cur.execute(
                 f"""INSERT INTO {link_t} (person_id, tag_id, created_at)
                     SELECT DISTINCT st.row_num, tg.id, %s
