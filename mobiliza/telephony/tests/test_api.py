@@ -58,6 +58,12 @@ def test_another_agent_cannot_see_or_hang_up_my_call(org: Any) -> None:
     assert other.post(f"/api/v1/placed-calls/{call.public_id}/hangup").status_code == 404
 
 
+def _claim_and_dial(api: Any, operation: Any) -> Any:
+    """The agent claims the next person and asks to dial them: the dial's response."""
+    claimed = api.post(f"/api/v1/call-operations/{operation.public_id}/claim").json()
+    return api.post(f"/api/v1/call-targets/{claimed['target']['id']}/dial")
+
+
 def test_dial_refusal_is_a_clear_409(org: Any) -> None:
     make_voice_account(org)
     operation = make_software_operation(org)
@@ -65,10 +71,7 @@ def test_dial_refusal_is_a_clear_409(org: Any) -> None:
 
     agent = make_agent(operation)
     api = api_client_for(agent)
-    target_id = api.post(f"/api/v1/call-operations/{operation.public_id}/claim").json()["target"][
-        "id"
-    ]
-    response = api.post(f"/api/v1/call-targets/{target_id}/dial")
+    response = _claim_and_dial(api, operation)
     assert response.status_code == 409
     assert response.json()["code"] == "phone_not_verified"
     assert "Verify your phone" in response.json()["detail"]
@@ -221,10 +224,7 @@ def test_unreadable_credentials_refuse_the_dial_with_what_to_do(org: Any) -> Non
     operation = make_software_operation(org)
     agent = verified_agent(operation)
     api = api_client_for(agent)
-    target_id = api.post(f"/api/v1/call-operations/{operation.public_id}/claim").json()["target"][
-        "id"
-    ]
-    response = api.post(f"/api/v1/call-targets/{target_id}/dial")
+    response = _claim_and_dial(api, operation)
     assert response.status_code == 409, response.content
     assert response.json()["code"] == "provider_refused"
     assert "credentials cannot be read" in response.json()["detail"]
