@@ -16,6 +16,7 @@ from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, AuthorizationError, HttpError, Throttled
 
 _PARSE_ERROR = "Cannot parse request body"  # ninja.params.models, + " (<parser error>)" in DEBUG
+_CSRF_ERROR = "CSRF check Failed"  # ninja.security.apikey: a session call without the CSRF token
 
 
 def install_error_handlers(api: NinjaAPI) -> None:
@@ -29,6 +30,8 @@ def install_error_handlers(api: NinjaAPI) -> None:
         detail = str(exc)
         if exc.status_code == 400 and detail.startswith(_PARSE_ERROR):
             detail = _("Cannot parse request body") + detail[len(_PARSE_ERROR) :]
+        elif exc.status_code == 403 and detail == _CSRF_ERROR:
+            detail = _("CSRF check Failed")
         return _detail(request, exc.status_code, detail)
 
     @api.exception_handler(AuthenticationError)

@@ -55,6 +55,14 @@ def test_a_body_that_is_not_json(admin_member: Any, language: str) -> None:
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
+def test_a_session_call_without_its_csrf_token(admin_member: Any, language: str) -> None:
+    client = Client(enforce_csrf_checks=True, headers={"Accept-Language": language})
+    client.force_login(admin_member.user, backend="django.contrib.auth.backends.ModelBackend")
+    response = client.post("/api/v1/tags", data={"name": "x"}, content_type="application/json")
+    _refused(response, 403, language, "CSRF check Failed")
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
 @pytest.mark.parametrize("token", ["none", "unknown"])
 def test_no_or_a_refused_credential(db: None, language: str, token: str) -> None:
     client = _client(language=language)
