@@ -2,61 +2,47 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
-from django.utils.translation import gettext as _
+from django.utils.functional import Promise
+from django.utils.translation import get_language
+from django.utils.translation import gettext_lazy as _
+
+_MESSAGES: dict[str, Promise] = {
+    "ragged": _("This row has %(found)d fields; the header has %(expected)d."),
+    "too_long": _(
+        "This value is %(length)d characters long; the limit is %(max)d. Row not imported."
+    ),
+    "no_identity": _("This row has no name, id, phone or email. Row not imported."),
+    "bad_email": _("“%(value)s” is not an email address; left empty."),
+    "bad_phone": _("“%(value)s” is not a valid phone number; kept as written, flagged invalid."),
+    "bad_country": _("“%(value)s” is not a country (use a two-letter code like PT); left empty."),
+    "bad_coordinate": _("“%(value)s” is not a coordinate; left empty."),
+    "bad_date": _("“%(value)s” is not a date (use YYYY-MM-DD); left empty."),
+    "bad_year": _("“%(value)s” is not a year; left empty."),
+    "bad_gender": _("“%(value)s” is not a gender (M, F or X); left empty."),
+    "bad_support": _("“%(value)s” is not a support level from 1 to 5; left empty."),
+    "bad_amount": _("“%(value)s” is not an amount; left empty."),
+    "bad_bool": _("“%(value)s” is not yes or no; left empty."),
+    "vote_incomplete": _("This row has no voter id or no election. Row not imported."),
+    "duplicate": _("A later row in the file has the same %(key)s; this row was replaced by it."),
+    "no_person": _("No person has the voter id “%(value)s”. Row not imported."),
+    "bad_encoding": _(
+        "The file is not valid %(encoding)s here. Choose another encoding "
+        "(latin-1 or cp1252), or save the file as UTF-8."
+    ),
+}
+
+
+@functools.lru_cache(maxsize=512)
+def _template(code: str, language: str | None) -> str:
+    return str(_MESSAGES[code])
 
 
 def problem_message(code: str, params: dict[str, Any]) -> str:
-    if code == "ragged":
-        return _("This row has %(found)d fields; the header has %(expected)d.") % params
-    if code == "too_long":
-        return (
-            _("This value is %(length)d characters long; the limit is %(max)d. Row not imported.")
-            % params
-        )
-    if code == "unreadable":
-        return _("This row can't be read (%(detail)s). Row not imported.") % params
-    if code == "no_identity":
-        return _("This row has no name, id, phone or email. Row not imported.")
-    if code == "bad_email":
-        return _("“%(value)s” is not an email address; left empty.") % params
-    if code == "bad_phone":
-        return _("“%(value)s” is not a valid phone number; kept as written, flagged invalid.") % (
-            params
-        )
-    if code == "bad_country":
-        return _("“%(value)s” is not a country (use a two-letter code like PT); left empty.") % (
-            params
-        )
-    if code == "bad_coordinate":
-        return _("“%(value)s” is not a coordinate; left empty.") % params
-    if code == "bad_date":
-        return _("“%(value)s” is not a date (use YYYY-MM-DD); left empty.") % params
-    if code == "bad_year":
-        return _("“%(value)s” is not a year; left empty.") % params
-    if code == "bad_gender":
-        return _("“%(value)s” is not a gender (M, F or X); left empty.") % params
-    if code == "bad_support":
-        return _("“%(value)s” is not a support level from 1 to 5; left empty.") % params
-    if code == "bad_amount":
-        return _("“%(value)s” is not an amount; left empty.") % params
-    if code == "bad_bool":
-        return _("“%(value)s” is not yes or no; left empty.") % params
-    if code == "vote_incomplete":
-        return _("This row has no voter id or no election. Row not imported.")
-    if code == "duplicate":
-        return _("A later row in the file has the same %(key)s; this row was replaced by it.") % (
-            params
-        )
-    if code == "no_person":
-        return _("No person has the voter id “%(value)s”. Row not imported.") % params
-    if code == "bad_encoding":
-        return (
-            _(
-                "The file is not valid %(encoding)s here. Choose another encoding "
-                "(latin-1 or cp1252), or save the file as UTF-8."
-            )
-            % params
-        )
-    return code
+    """The message of a problem in the active language (a big file reports tens of thousands:
+    each message is looked up once per language)."""
+    if code not in _MESSAGES:
+        return code
+    return _template(code, get_language()) % params
