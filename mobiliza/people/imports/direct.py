@@ -23,39 +23,58 @@ first row that has it (the general path keeps the smallest spelling).
 
 from __future__ import annotations
 
-import csv
-import io
-import operator
 import os
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from mobiliza.people.imports import rows as rows_module
+from mobiliza.people.imports.presets import PERSON_TARGETS
 from mobiliza.people.imports.rows import (
     IDX,
-    PEOPLE_COLUMNS,
     ChunkOut,
     _copy_line,
     _copy_lines,
+    _copy_text,
+    _escape_copy,
 )
 
 # A source of one person column, in the worker: ("stage", staging column, default COPY text or
-# None for NULL), ("const", COPY text), ("uuid",) a new random UUID.
+# None for NULL), ("const", COPY text or None for NULL), ("uuid",) a new random UUID.
 Source = tuple[Any, ...]
+
+# Staging columns whose values are not text (numbers, yes / no): never escaped, but converted.
+_NOT_TEXT = frozenset(
+    target
+    for target, (_label, kind) in PERSON_TARGETS.items()
+    if kind in {"year", "support", "latitude", "longitude", "bool"}
+)
 
 
 @dataclass(frozen=True)
 class DirectLayout:
-    """What a worker needs to write `people_person` lines (picklable)."""
+    """What a worker needs to write `people_person` lines (picklable). The "const" columns are
+    not in the lines: the load gives them as the table's defaults for its time."""
 
-    columns: tuple[str, ...]  # Person columns after (id, household_id), in line order
+    columns: tuple[str, ...]  # Person columns after (id, household_id)
     sources: tuple[Source, ...]
     organization_id: int
     addressed: bool  # the mapping fills an address: people get households
-    # NOT NULL text columns whose default is "": an empty CSV field is "" there, not NULL
-    # (COPY's FORCE_NOT_NULL), so the worker writes None as it is.
-    empty_text: frozenset[str] = frozenset()
+
+    @property
+    def constants(self) -> dict[str, str | None]:
+        """The columns that are the same on every line: {column: COPY text, None for NULL}."""
+        return {
+            column: source[1]
+            for column, source in zip(self.columns, self.sources, strict=True)
+            if source[0] == "const"
+        }
+
+    @property
+    def line_columns(self) -> tuple[str, ...]:
+        """The columns of a person line (after id and household_id), in order."""
+        uuid = [c for c, s in zip(self.columns, self.sources, strict=True) if s[0] == "uuid"]
+        staged = [c for c, s in zip(self.columns, self.sources, strict=True) if s[0] == "stage"]
+        return (*uuid, *staged)
 
 
 @dataclass
@@ -63,17 +82,14 @@ class DirectChunk:
     """One parsed chunk, ready for the main process."""
 
     out: ChunkOut  # counts, problems, tag names, custom keys (main/phones/tags emptied)
-    # CSV lines (no line break) of the person columns after (id, household_id); `suffix`
-    # (the columns that are the same on every line) goes at the end of each.
+    # COPY text lines (no line break) of `DirectLayout.line_columns`, one per person.
     people: list[str] = field(default_factory=list)
-    suffix: str = ""
-    columns: tuple[str, ...] = ()  # those columns, in line order
     row_nums: list[int] = field(default_factory=list)
     dkeys: list[str | None] = field(default_factory=list)
     akeys: list[str] = field(default_factory=list)  # address key per person, "" for none
     # address key -> COPY fragment "uuid\tkey\tstreet\tpostcode\tcity" (first row in the chunk)
     addresses: dict[str, str] = field(default_factory=dict)
-    phones: str = ""  # COPY lines "organization\traw\te164\tkind\tis_valid\tposition"
+    phones: str = ""  # COPY lines "raw\te164\tkind\tis_valid\tposition"
     phone_people: list[int] = field(default_factory=list)  # person index of each phone line
     tags: list[tuple[int, str]] = field(default_factory=list)  # (person index, tag name)
 
@@ -87,105 +103,56 @@ def new_uuids(n: int) -> list[str]:
     return [text[i : i + 32] for i in range(0, 32 * n, 32)]
 
 
-@dataclass(frozen=True)
-class _Compiled:
-    """How a staging row becomes a person CSV line: the public id (appended to the row) and the
-    staged columns are picked from the row in one C call; the constant columns are the same on
-    every line (one piece of text)."""
-
-    columns: tuple[str, ...]  # line order: public_id, the varying ones, then the constant ones
-    pick: Callable[[Any], tuple[Any, ...]]
-    # (staging position, value): a NULL there becomes that value first (the varying columns
-    # whose default is neither NULL nor the empty text FORCE_NOT_NULL gives)
-    fixes: tuple[tuple[int, Any], ...]
-    suffix: str  # "," + the constant columns as CSV ("" when there are none)
-
-
-_COMPILED: dict[DirectLayout, _Compiled] = {}
-
-
-def _csv_line(values: list[Any]) -> str:
-    buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\n").writerow(values)
-    return buffer.getvalue()[:-1]
-
-
-def _compiled(layout: DirectLayout) -> _Compiled:
-    found = _COMPILED.get(layout)
-    if found is not None:
-        return found
-    uuid_column = ""
-    picks = [len(PEOPLE_COLUMNS)]  # the public id, appended to each row
-    varying: list[str] = []
-    fixes: list[tuple[int, Any]] = []
-    constant: list[tuple[str, Any]] = []
-    for column, source in zip(layout.columns, layout.sources, strict=True):
-        if source[0] == "uuid":
-            uuid_column = column
-        elif source[0] == "stage":
-            varying.append(column)
-            picks.append(IDX[source[1]])
-            default = source[2]
-            if default is not None and not (default == "" and column in layout.empty_text):
-                fixes.append((IDX[source[1]], default))
-        else:
-            constant.append((column, source[1]))
-    compiled = _Compiled(
-        columns=(uuid_column, *varying, *(c for c, _v in constant)),
-        pick=operator.itemgetter(*picks),
-        fixes=tuple(fixes),
-        suffix="," + _csv_line([v for _c, v in constant]) if constant else "",
-    )
-    _COMPILED[layout] = compiled
-    return compiled
+def _texts(values: list[Any] | None, null: str, n: int, text: bool) -> list[str]:
+    """A staging column as COPY text: `null` for None; values escaped only when some value of
+    the column needs it (found in one pass over the joined text)."""
+    if values is None:
+        return [null] * n
+    if not text:
+        return [null if v is None else _copy_text(v) for v in values]
+    joined = "".join(filter(None, values))
+    if "\\" in joined or "\t" in joined or "\n" in joined or "\r" in joined:
+        return [null if v is None else _escape_copy(v) for v in values]
+    if None not in values:
+        return values
+    return [null if v is None else v for v in values]
 
 
 def to_direct(out: ChunkOut, layout: DirectLayout) -> DirectChunk:
-    """Turn a chunk parsed with output "direct" into person lines and the keys the main process
-    needs. Runs in the worker."""
+    """Turn a chunk parsed with output "direct" (its staging columns) into person lines and
+    the keys the main process needs. Runs in the worker."""
     chunk = DirectChunk(out=out)
-    if out.fatal is not None or not out.main:
+    cols = out.main
+    if out.fatal is not None or not cols:
         out.main, out.phones, out.tags = [], [], []
         return chunk
-    # Output "direct": full rows (lists) of every staging column, in PEOPLE_COLUMNS order.
-    assert out.main_columns is None
-    compiled = _compiled(layout)
-    i_row, i_dkey, i_akey = IDX["row_num"], IDX["dkey"], IDX["address_key"]
-    rows = out.main
-    for row, public_id in zip(rows, new_uuids(len(rows)), strict=True):
-        row.append(public_id)
-    for at, default in compiled.fixes:
-        for row in rows:
-            if row[at] is None:
-                row[at] = default
-    buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\n").writerows(map(compiled.pick, rows))
-    text = buffer.getvalue()
-    if text.count("\n") == len(rows):
-        chunk.people = text[:-1].split("\n")
-    else:  # a value holds a line break (quoted): one line per row the slow way
-        chunk.people = [_csv_line(list(compiled.pick(row))) for row in rows]
-    chunk.suffix = compiled.suffix
-    chunk.columns = compiled.columns
-    chunk.row_nums = [row[i_row] for row in out.main]
-    chunk.dkeys = [row[i_dkey] for row in out.main]
+    n = len(cols[0])
+    columns: list[list[str]] = []
+    for source in layout.sources:
+        if source[0] == "uuid":
+            columns.insert(0, new_uuids(n))
+        elif source[0] == "stage":
+            null = "\\N" if source[2] is None else source[2]
+            columns.append(_texts(cols[IDX[source[1]]], null, n, source[1] not in _NOT_TEXT))
+    chunk.people = list(map("\t".join, zip(*columns, strict=True)))
+    chunk.row_nums = cols[IDX["row_num"]]
+    chunk.dkeys = cols[IDX["dkey"]]
     if layout.addressed:
-        chunk.akeys = [row[i_akey] or "" for row in out.main]
-        address = operator.itemgetter(IDX["street"], IDX["postcode"], IDX["city"])
-        first: dict[str, Any] = {}
-        for row in out.main:
-            akey = row[i_akey]
-            if akey and akey not in first:
-                first[akey] = row
-        for akey, row, public_id in zip(first, first.values(), new_uuids(len(first)), strict=True):
-            parts = ["" if part is None else part for part in address(row)]
+        akeys = chunk.akeys = [akey or "" for akey in cols[IDX["address_key"]]]
+        # Each address key's first person in the chunk (the reversed pairs: the first wins).
+        first = dict(zip(reversed(akeys), range(n - 1, -1, -1), strict=True))
+        first.pop("", None)
+        streets, postcodes, cities = (
+            cols[IDX[name]] or [None] * n for name in ("street", "postcode", "city")
+        )
+        for (akey, k), public_id in zip(first.items(), new_uuids(len(first)), strict=True):
+            parts = [streets[k] or "", postcodes[k] or "", cities[k] or ""]
             chunk.addresses[akey] = _copy_line([public_id, akey, *parts])
     else:
-        chunk.akeys = [""] * len(out.main)
-    index = {row_num: i for i, row_num in enumerate(chunk.row_nums)}
-    org = layout.organization_id
+        chunk.akeys = [""] * n
+    index = {row_num: k for k, row_num in enumerate(chunk.row_nums)}
     chunk.phone_people = [index[p[0]] for p in out.phones]
-    chunk.phones = _copy_lines([(org, p[2], p[3], p[4], p[5], p[1]) for p in out.phones])
+    chunk.phones = _copy_lines([(p[2], p[3], p[4], p[5], p[1]) for p in out.phones])
     chunk.tags = [(index[row_num], name) for row_num, name in out.tags]
     out.main, out.phones, out.tags = [], [], []
     return chunk
@@ -203,4 +170,5 @@ def init_worker(cfg: rows_module.ParseConfig, layout: DirectLayout) -> None:
 
 def process_chunk_in_worker(data: bytes, first_line: int) -> DirectChunk:
     assert _LAYOUT is not None
-    return to_direct(rows_module.process_chunk_in_worker(data, first_line), _LAYOUT)
+    with rows_module.gc_paused():
+        return to_direct(rows_module.process_chunk_in_worker(data, first_line), _LAYOUT)

@@ -171,6 +171,7 @@ _VALUE = st.text(alphabet='ab é1@;,"\t\r\n ', max_size=6)
     terminator=st.sampled_from(["\r\n", "\n"]),
     blank=st.booleans(),
     final_break=st.booleans(),
+    reads_all=st.booleans(),
 )
 def test_any_chunk_reads_the_same_as_with_csv_reader(
     records: list[list[str]],
@@ -179,6 +180,7 @@ def test_any_chunk_reads_the_same_as_with_csv_reader(
     terminator: str,
     blank: bool,
     final_break: bool,
+    reads_all: bool,
 ) -> None:
     text = _render(records, delimiter=delimiter, quoting=quoting, terminator=terminator)
     if blank:
@@ -187,8 +189,38 @@ def test_any_chunk_reads_the_same_as_with_csv_reader(
         text = text[: -len(terminator)]
     if not text:
         return
-    fast, slow, _split = _both_ways(_cfg(delimiter=delimiter), text.encode())
+    # A mapping that reads no column after "city": regular lines are split only that far.
+    mapping = MAPPING if reads_all else {k: v for k, v in MAPPING.items() if k not in _LAST}
+    fast, slow, _split = _both_ways(_cfg(delimiter=delimiter, mapping=mapping), text.encode())
     assert fast == slow
+
+
+_LAST = ("born", "team")
+
+
+def test_a_mapping_that_reads_the_first_columns_only_still_sees_ragged_rows() -> None:
+    records = [_row(i) for i in range(6)]
+    records[2] = records[2] + ["extra"]  # one value more, after the columns read
+    records[4] = records[4][:-1]  # one value less
+    text = _render(records, delimiter="\t", quoting=csv.QUOTE_ALL, terminator="\r\n")
+    mapping = {k: v for k, v in MAPPING.items() if k not in _LAST}
+    fast, slow, split = _both_ways(_cfg(delimiter="\t", mapping=mapping), text.encode())
+    assert split and fast == slow
+    assert [p[:3] for p in fast[7]] == [(4, "", "ragged"), (6, "", "ragged")]
+    assert (fast[4], fast[5]) == (6, 2)
+
+
+def test_digits_that_are_not_decimal_are_a_problem_not_a_crash() -> None:
+    cfg = _cfg(header=["id", "year", "support"], mapping={
+        "id": "external_id", "year": "birth_year", "support": "support_level"
+    })  # fmt: skip
+    out = process_chunk(_Plan(cfg), "E1,19²0,³\nE2,1990,4\n".encode(), 2)
+    assert [p[2] for p in out.problems] == ["bad_year", "bad_support"]
+    people = [dict(zip(out.main_columns or PEOPLE_COLUMNS, row, strict=True)) for row in out.main]
+    assert [(p["external_id"], p["birth_year"], p["support_level"]) for p in people] == [
+        ("E1", None, None),
+        ("E2", 1990, 4),
+    ]
 
 
 def test_the_staging_columns_keep_their_order() -> None:
