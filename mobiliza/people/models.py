@@ -144,7 +144,13 @@ class Person(OrganizationScopedModel):
                 name="person_org_extid",
                 opclasses=["varchar_pattern_ops", ""],
             ),
-            models.Index(fields=["organization", "email"], name="person_org_email"),
+            # Only the people with an email / with coordinates (migration 0007): a register
+            # has neither, and its load then builds neither index. Lookups say `email <> ''`
+            # (a search's prefix, dedupe, import matching); a distance filter's latitude band
+            # implies a latitude.
+            models.Index(
+                fields=["organization", "email"], name="person_org_email", condition=~Q(email="")
+            ),
             # The household: its foreign key index (a household implies its organization).
             # A contact's elector record: only the (few) linked contacts are in the index.
             models.Index(
@@ -153,7 +159,9 @@ class Person(OrganizationScopedModel):
             # Distance filters: a latitude band, then longitude and the exact test in the index
             # (covering, INCLUDE id, on PostgreSQL: migration 0004).
             models.Index(
-                fields=["organization", "list", "latitude", "longitude"], name="person_org_geo"
+                fields=["organization", "list", "latitude", "longitude"],
+                name="person_org_geo",
+                condition=Q(latitude__isnull=False),
             ),
         ]
 

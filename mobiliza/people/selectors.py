@@ -123,8 +123,9 @@ def search_q(*, organization: Organization, text: str) -> Q:
     if not text:
         return Q()
     if "@" in text:
-        # Emails are stored lower-cased (people services and imports).
-        return Q(email__startswith=text.lower())
+        # Emails are stored lower-cased (people services and imports). The email index holds
+        # only people with an email: the query says so, or the planner can't use it.
+        return Q(email__startswith=text.lower()) & ~Q(email="")
     e164 = _search_phone(organization, text)
     if e164:
         phones = PersonPhone.objects.filter(

@@ -10,6 +10,7 @@ import pytest
 from django.db import IntegrityError, connection, transaction
 from django.db.models import QuerySet
 
+from mobiliza.people.filter_builtins import distance_q
 from mobiliza.people.households import households_create_for_table
 from mobiliza.people.models import Household, Person, PersonList
 from mobiliza.people.selectors import people_queryset
@@ -111,6 +112,27 @@ def test_household_members_and_linked_contacts_are_found_by_index(org: Any) -> N
     elector.delete()
     contact.refresh_from_db()
     assert contact.elector_id is None and contact.household_id == home.pk
+
+
+def test_email_and_distance_lookups_use_their_partial_indexes(org: Any) -> None:
+    # A register (no email, no coordinates) plus contacts that have them.
+    _electors(org)
+    ana = Person.objects.create(
+        organization=org, first_name="Ana", email="ana@example.org", latitude=38.72, longitude=-9.14
+    )
+    Person.objects.create(organization=org, first_name="Rui", email="rui@example.org")
+    found = people_queryset(organization=org, list=PersonList.CONTACTS, search="ana@ex")
+    assert list(found) == [ana]
+    lisbon = distance_q(latitude=38.7, longitude=-9.1, km=10)
+    assert list(Person.objects.filter(lisbon, organization=org)) == [ana]
+    if connection.vendor == "postgresql":
+        indexes = _indexes()
+        assert indexes["person_org_email"].endswith("WHERE ((email)::text <> ''::text)")
+        assert indexes["person_org_geo"].endswith("WHERE (latitude IS NOT NULL)")
+        search = people_queryset(organization=org, list=PersonList.CONTACTS, search="ana@ex")
+        assert "person_org_email" in _plan(search.values("pk"))
+        near = Person.objects.filter(lisbon, organization=org, list=PersonList.CONTACTS)
+        assert "person_org_geo" in _plan(near.values("pk"))
 
 
 def test_the_indexes_a_register_load_rebuilds(org: Any) -> None:
