@@ -1150,6 +1150,101 @@ def _later_row_wins(
                 replaced.append((earlier, dkey[0]))
 
 
+@dataclass
+class _Held:
+    """A chunk of people held back from the COPY (see `_PeopleWriter`)."""
+
+    ids: list[int]
+    households: list[int | None]  # each person's household
+    lines: list[str]  # each person's COPY line
+    phone_people: list[int]  # the person (index) of each phone line
+    phone_lines: list[str]  # phone COPY lines without the person id
+    tags: list[tuple[int, str]]  # (person index, tag name)
+    dropped: set[int] = field(default_factory=set)  # indexes of people replaced meanwhile
+    index: dict[int, int] | None = None  # person id -> index, made on the first drop
+
+
+class _PeopleWriter:
+    """The direct load's people on their way to the COPY, and the rule that a later row with the
+    same key (external id / phone / email) replaces the earlier one.
+
+    Each chunk's people are held back until `WINDOW` more chunks have come: a person replaced
+    meanwhile (a repeated record mostly follows the first closely) is never written, nor are
+    their phones and tags. One replaced after their chunk went out is deleted at the end (`gone`),
+    which costs far more: the delete, and the foreign key checks of every table that refers to
+    people."""
+
+    WINDOW = 1
+
+    def __init__(
+        self,
+        writer: _CopyWriter,
+        tables: tuple[str, str, str],
+        line_columns: tuple[str, ...],
+    ) -> None:
+        self.writer, self.line_columns = writer, line_columns
+        self.person_t, self.phone_t, self.tags_t = tables
+        self.seen: dict[str | None, int] = {}  # key -> id << 32 | row number holding it
+        self.replaced: list[tuple[int, str]] = []  # every replaced row: (id << 32 | row, kind)
+        self.gone: list[int] = []  # ids of replaced people already written
+        self.emptied: set[int] = set()  # households of people never written
+        self.held: deque[_Held] = deque()
+        self.people = self.phones = 0  # written
+
+    def add(self, held: _Held, row_nums: list[int], dkeys: list[str | None]) -> None:
+        start = len(self.replaced)
+        _later_row_wins(self.seen, self.replaced, held.ids, row_nums, dkeys)
+        self.held.append(held)
+        oldest = self.held[0].ids[0]  # ids grow from chunk to chunk
+        for packed, _kind in self.replaced[start:]:
+            pid = packed >> 32
+            if pid < oldest:
+                self.gone.append(pid)
+                continue
+            for chunk in reversed(self.held):
+                if pid >= chunk.ids[0]:
+                    if chunk.index is None:
+                        chunk.index = {p: k for k, p in enumerate(chunk.ids)}
+                    k = chunk.index[pid]
+                    chunk.dropped.add(k)
+                    home = chunk.households[k]
+                    if home is not None:
+                        self.emptied.add(home)
+                    break
+        while len(self.held) > self.WINDOW:
+            self._write(self.held.popleft())
+
+    def flush(self) -> None:
+        while self.held:
+            self._write(self.held.popleft())
+
+    def _write(self, held: _Held) -> None:
+        dropped, ids = held.dropped, held.ids
+        lines = (
+            [line for k, line in enumerate(held.lines) if k not in dropped]
+            if dropped
+            else held.lines
+        )
+        self.writer.copy(self.person_t, self.line_columns, "\n".join(lines) + "\n")
+        self.people += len(lines)
+        phones = [
+            f"{ids[k]}\t{line}"
+            for k, line in zip(held.phone_people, held.phone_lines, strict=False)
+            if k not in dropped
+        ]
+        if phones:
+            self.writer.copy(self.phone_t, _PHONE_COLUMNS, "\n".join(phones) + "\n")
+            self.phones += len(phones)
+        tags = "".join(
+            f"{ids[k]}\t{_escape_copy(name)}\n" for k, name in held.tags if k not in dropped
+        )
+        if tags:
+            self.writer.copy(self.tags_t, TAG_COLUMNS, tags)
+
+
+_PHONE_COLUMNS = ("person_id", "raw", "e164", "kind", "is_valid", "position")
+
+
 def load_direct(
     *,
     stage: _Stage,
@@ -1203,115 +1298,86 @@ def load_direct(
             household_t,
             {"created_at": now, "updated_at": now, "organization_id": str(organization_id)},
         )
-        line_columns = ("id", "household_id", *layout.line_columns)
         raw = cur.cursor
         timer.lap("direct_setup")
 
         totals = _ParseTotals(report, progress, path.stat().st_size)
-        # Later row wins: key -> person id << 32 | row number of the row holding it so far.
-        seen: dict[str | None, int] = {}
-        replaced: list[tuple[int, str]] = []  # (person id << 32 | row number, key kind)
         created_households = 0
-        people = phones = 0
-        phone_columns = ("person_id", "raw", "e164", "kind", "is_valid", "position")
         household_columns = ("id", "public_id", "address_key", "street", "postcode", "city")
         writer = _CopyWriter(raw)
         person_ids = _Ids(person_seq, writer)
         household_ids = _Ids(household_seq, writer)
+        people = _PeopleWriter(
+            writer, (person_t, phone_t, stage.tags), ("id", "household_id", *layout.line_columns)
+        )
+        null = "\\N"
         with gc_paused():  # the chunks' objects build no reference cycles
             try:
                 for chunk, consumed in _chunk_results(path, fmt, cfg, workers, chunk_bytes, layout):
                     totals.add(chunk.out, consumed)
                     n = len(chunk.row_nums)
-                    if n:
-                        ids = person_ids.take(n)
-                        new_keys = [
-                            k for k in dict.fromkeys(chunk.akeys) if k and k not in households
-                        ]
-                        if new_keys:
-                            hids = household_ids.take(len(new_keys))
-                            created_households += len(hids)
-                            lines = []
-                            for key, hid in zip(new_keys, hids, strict=True):
-                                households[key] = hid
-                                lines.append(f"{hid}\t{chunk.addresses[key]}")
-                            writer.copy(household_t, household_columns, "\n".join(lines) + "\n")
-                        household = households.__getitem__
-                        null = "\\N"
-                        writer.copy(
-                            person_t,
-                            line_columns,
-                            "\n".join(
-                                [
-                                    f"{pid}\t{household(akey) if akey else null}\t{line}"
-                                    for pid, akey, line in zip(
-                                        ids, chunk.akeys, chunk.people, strict=True
-                                    )
-                                ]
-                            )
-                            + "\n",
-                        )
-                        people += n
-                        _later_row_wins(seen, replaced, ids, chunk.row_nums, chunk.dkeys)
-                        if chunk.phone_people:
-                            phone_lines = chunk.phones.split("\n")
-                            writer.copy(
-                                phone_t,
-                                phone_columns,
-                                "\n".join(
-                                    [
-                                        f"{ids[i]}\t{line}"
-                                        for i, line in zip(
-                                            chunk.phone_people, phone_lines, strict=False
-                                        )
-                                    ]
-                                )
-                                + "\n",
-                            )
-                            phones += len(chunk.phone_people)
-                        if chunk.tags:
-                            writer.copy(
-                                stage.tags,
-                                TAG_COLUMNS,
-                                "".join(
-                                    f"{ids[i]}\t{_escape_copy(name)}\n" for i, name in chunk.tags
-                                ),
-                            )
+                    if not n:
+                        continue
+                    ids = person_ids.take(n)
+                    new_keys = [k for k in dict.fromkeys(chunk.akeys) if k and k not in households]
+                    if new_keys:
+                        hids = household_ids.take(len(new_keys))
+                        created_households += len(hids)
+                        lines = []
+                        for key, hid in zip(new_keys, hids, strict=True):
+                            households[key] = hid
+                            lines.append(f"{hid}\t{chunk.addresses[key]}")
+                        writer.copy(household_t, household_columns, "\n".join(lines) + "\n")
+                    homes = [households[akey] if akey else None for akey in chunk.akeys]
+                    held = _Held(
+                        ids=ids,
+                        households=homes,
+                        lines=[
+                            f"{pid}\t{null if home is None else home}\t{line}"
+                            for pid, home, line in zip(ids, homes, chunk.people, strict=True)
+                        ],
+                        phone_people=chunk.phone_people,
+                        phone_lines=chunk.phones.split("\n") if chunk.phone_people else [],
+                        tags=chunk.tags,
+                    )
+                    people.add(held, chunk.row_nums, chunk.dkeys)
+                people.flush()
                 writer.drain()
             except ImportFileError as exc:
                 raise ImportAbortedError(str(exc)) from exc
             finally:
                 writer.close()
-        del seen
+        del people.seen
         defaults.restore()
         timer.lap("read")
         parsed = totals.result()
         progress("saving", parsed["rows"], parsed["rows"])
+        replaced = people.replaced
         counts: dict[str, int] = {"updated": 0, "skipped": 0, "duplicate": len(replaced)}
-        emptied: list[int] = []
+        emptied = people.emptied
         gone_phones = 0
-        if replaced:
-            gone = [packed >> 32 for packed, _kind in replaced]
+        if people.gone:
             # Joined with the list as a table (a hash join), not `= ANY(array)`: that tests
             # the whole array for every phone.
             cur.execute(
                 f"""DELETE FROM {phone_t} ph USING unnest(%s::bigint[]) AS g(id)
                     WHERE ph.person_id = g.id""",
-                [gone],
+                [people.gone],
             )
             gone_phones = max(cur.rowcount, 0)
             # By primary key (the statistics of the table just loaded are stale: joined
             # with the list, the planner chose a scan of all of it).
             cur.execute(
                 f"DELETE FROM {person_t} WHERE id = ANY(%s::bigint[]) RETURNING household_id",
-                [gone],
+                [people.gone],
             )
-            emptied = sorted({hid for (hid,) in cur.fetchall() if hid is not None})
+            emptied |= {hid for (hid,) in cur.fetchall() if hid is not None}
+        if replaced:
             _report_replaced(
                 report, sorted((packed & 0xFFFFFFFF, kind) for packed, kind in replaced)
             )
-        counts["created"] = people - len(replaced)
-        counts["phones_added"] = phones - gone_phones
+        counts["created"] = people.people - len(people.gone)
+        counts["phones_added"] = people.phones - gone_phones
         timer.lap("replace_duplicates")
         bulk.restore(cur)
         timer.lap("bulk_restore")
@@ -1322,7 +1388,7 @@ def load_direct(
                 f"""DELETE FROM {household_t} h USING unnest(%s::bigint[]) AS g(id)
                     WHERE h.id = g.id
                     AND NOT EXISTS (SELECT 1 FROM {person_t} p WHERE p.household_id = h.id)""",
-                [emptied],
+                [sorted(emptied)],
             )
             removed_households = max(cur.rowcount, 0)
         if layout.addressed:

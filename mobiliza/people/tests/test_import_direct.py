@@ -25,9 +25,15 @@ pytestmark = [
 HEADER = "id,first_name,last_name,phone,phone2,street,postcode,city,tags,team,birth_year,notes\n"
 
 
-def _content(rows: int = 400) -> str:
+def _content(rows: int = 400, near: bool = False) -> str:
     lines = [HEADER]
     for i in range(rows):
+        if near and i % 10 == 9 and i > 40:
+            # The id of a row 35 rows back, with another name, phone and address: in the same
+            # chunk or the one before (never written) or farther (written, then deleted).
+            j = i - 35
+            lines.append(f"E{j},Near{i},Reis,93{i:07d},,Rua Near {i},3000-001,Braga,vol,T1,1990,\n")
+            continue
         street = f"Rua {i % 60} {i % 7}" if i % 11 else ""  # some without an address
         phone = f"91{i % 3000:07d}" if i % 4 else ("12345" if i % 8 else "")
         phone2 = f"21{i:07d}" if i % 5 == 0 else ""
@@ -118,11 +124,15 @@ def _report(job: ImportJob) -> list[list[str]]:
 
 # One chunk (a key repeated in the chunk: the row-by-row later-row-wins), and small chunks (each
 # key once in a chunk, the earlier row in an earlier one: the set-wise way).
-@pytest.mark.parametrize("chunk_bytes", [None, 2_000])
+# With repeats near each other too: chunks of ~40 rows put a repeat in the same chunk, the one
+# before (held back from the COPY: dropped) or farther (written: deleted at the end).
+@pytest.mark.parametrize(
+    ("chunk_bytes", "near"), [(None, False), (2_000, False), (2_000, True), (None, True)]
+)
 def test_the_direct_load_gives_what_the_general_path_gives(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chunk_bytes: int | None
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chunk_bytes: int | None, near: bool
 ) -> None:
-    content = _content()
+    content = _content(near=near)
     general_org, direct_org = OrganizationFactory(), OrganizationFactory()
     # The general path: a load too small for bulk (the default thresholds).
     general = run_import(
@@ -143,7 +153,10 @@ def test_the_direct_load_gives_what_the_general_path_gives(
     assert loaded.options["timings"]["direct"] == 1
     assert loaded.counts == general.counts
     assert _column_defaults() == defaults  # the load's own defaults are gone
-    assert loaded.counts["created"] == 402 and loaded.counts["duplicate"] == 2
+    if not near:
+        assert loaded.counts["created"] == 402 and loaded.counts["duplicate"] == 2
+    else:
+        assert loaded.counts["duplicate"] == 2 + 36  # rows 49, 59, ... 399 repeat an id
     assert _report(loaded) == _report(general)
     assert _snapshot(direct_org) == _snapshot(general_org)
     # The details a user would look at.
