@@ -126,11 +126,17 @@ def _report(job: ImportJob) -> list[list[str]]:
 # key once in a chunk, the earlier row in an earlier one: the set-wise way).
 # With repeats near each other too: chunks of ~40 rows put a repeat in the same chunk, the one
 # before (held back from the COPY: dropped) or farther (written: deleted at the end).
+# The last case in two worker processes (they read their chunks from the file themselves).
 @pytest.mark.parametrize(
-    ("chunk_bytes", "near"), [(None, False), (2_000, False), (2_000, True), (None, True)]
+    ("chunk_bytes", "near", "workers"),
+    [(None, False, 1), (2_000, False, 1), (2_000, True, 1), (None, True, 1), (2_000, True, 2)],
 )
 def test_the_direct_load_gives_what_the_general_path_gives(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chunk_bytes: int | None, near: bool
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    chunk_bytes: int | None,
+    near: bool,
+    workers: int,
 ) -> None:
     content = _content(near=near)
     general_org, direct_org = OrganizationFactory(), OrganizationFactory()
@@ -140,6 +146,7 @@ def test_the_direct_load_gives_what_the_general_path_gives(
     )
     monkeypatch.setattr(engine, "BULK_MIN_ROWS", 1)
     monkeypatch.setattr(engine, "BULK_MIN_RATIO", 0.0)
+    monkeypatch.setattr(engine, "PARALLEL_MIN_BYTES", 0)
     defaults = _column_defaults()
     loaded = run_import(
         direct_org,
@@ -147,6 +154,7 @@ def test_the_direct_load_gives_what_the_general_path_gives(
         mapping=MAPPING,
         match=["external_id"],
         chunk_bytes=chunk_bytes,
+        workers=workers,
     )
     assert general.status == loaded.status == ImportJob.Status.DONE, loaded.error_message
     assert "direct" not in general.options["timings"]
