@@ -299,28 +299,35 @@ def _peak_mb() -> tuple[float, float]:
     return own, children
 
 
-def _tree_rss_mb(root: int) -> float:
-    """Resident memory of a process and all its descendants now (Linux /proc), in MB."""
-    parents: dict[int, int] = {}
-    rss: dict[int, int] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
+def _children(pid: int) -> list[int]:
+    """The child processes of `pid` (Linux /proc: each thread's `children` file)."""
+    found: list[int] = []
+    try:
+        tasks = list(Path(f"/proc/{pid}/task").iterdir())
+    except OSError:
+        return found
+    for task in tasks:
         try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            found.extend(int(c) for c in (task / "children").read_text().split())
         except OSError:
             continue
-        parents[int(entry.name)] = int(fields[1])
-        rss[int(entry.name)] = int(fields[21]) * resource.getpagesize()
-    tree = {root}
-    grew = True
-    while grew:
-        grew = False
-        for pid, parent in parents.items():
-            if parent in tree and pid not in tree:
-                tree.add(pid)
-                grew = True
-    return sum(rss.get(pid, 0) for pid in tree) / 1024 / 1024
+    return found
+
+
+def _tree_rss_mb(root: int) -> float:
+    """Resident memory of a process and all its descendants now (Linux /proc), in MB. Reads
+    only the tree's own entries: scanning every process of the machine five times a second
+    cost the measured import ~1.3 CPU seconds."""
+    total = 0
+    todo = [root]
+    while todo:
+        pid = todo.pop()
+        try:
+            total += int(Path(f"/proc/{pid}/statm").read_text().split()[1])
+        except OSError:
+            continue
+        todo.extend(_children(pid))
+    return total * resource.getpagesize() / 1024 / 1024
 
 
 class _PeakSampler(threading.Thread):

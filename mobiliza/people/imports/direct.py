@@ -7,14 +7,17 @@ that is work done twice: nothing can match, so every row is a new person. Here t
 each row into its final `people_person` line; the main process gives it an id and a household
 and COPYs it, while the workers parse the next chunks:
 
-    workers: rows.process_chunk ──► to_direct (person CSV lines, phones, address fragments)
+    workers: rows.process_chunk ──► to_direct (person COPY text lines, phones, address fragments)
     main:    ids (nextval) · household by address key (dict) · later row wins (dict) ──► COPY
 
-All of it runs in one transaction with the bulk mode's locks, dropped indexes and constraints
-(`engine._BulkMode`): a failure anywhere leaves the database as it was. At the end the earlier
-rows of a repeated key (external id / phone / email, the later row wins) are deleted with their
-phones, households left empty are deleted, tags and custom field definitions are added, and the
-indexes and constraints are built again.
+A line holds only the columns the mapping fills; the others are the same on every line and go
+in as temporary column defaults (`engine._TemporaryDefaults`). All of it runs in one transaction
+with the bulk mode's locks, dropped indexes and constraints (`engine._BulkMode`): a failure
+anywhere leaves the database as it was. A person replaced by a later row with the same key
+(external id / phone / email) is dropped before the COPY when the repeat is near
+(`engine._PeopleWriter`), else deleted with their phones at the end; households left empty are
+deleted, tags and custom field definitions are added, and the indexes and constraints are built
+again.
 
 Same result as the general path, checked by `tests/test_import_direct.py` on the same files,
 except one detail: a household created by the load keeps the spelling of its address from the

@@ -17,6 +17,7 @@ they fill) and ordinary tables on SQLite, named after the job and dropped at the
 
 from __future__ import annotations
 
+import bisect
 import csv
 import functools
 import io
@@ -1129,25 +1130,23 @@ def _later_row_wins(
 ) -> None:
     """Record a chunk's people under their keys (`seen`: key -> id << 32 | row number of the
     row holding it so far); the ones they take the key from go to `replaced`, with the kind
-    of key. Set-wise when the chunk repeats no key (the common case), else row by row."""
+    of key: the holder before this chunk, and within the chunk every row of a repeated key
+    but its last. Set-wise: dict and set operations over the chunk, no statement per row."""
     packed = [pid << 32 | row_num for pid, row_num in zip(ids, row_nums, strict=True)]
+    last = dict(zip(dkeys, range(len(dkeys)), strict=True))  # each key's last row here
+    last.pop(None, None)
+    replaced.extend(
+        (earlier, key[0])  # type: ignore[index]
+        for earlier, key in zip(map(seen.get, last), last, strict=True)
+        if earlier is not None
+    )
     keyed = len(dkeys) - dkeys.count(None)
-    if len(set(dkeys)) - (keyed < len(dkeys)) == keyed:
-        before = list(map(seen.get, dkeys))
-        seen.update(zip(dkeys, packed, strict=True))
-        seen.pop(None, None)
+    if len(last) < keyed:  # a key repeats within the chunk
+        kept = set(last.values())
         replaced.extend(
-            (earlier, key[0])
-            for earlier, key in zip(before, dkeys, strict=True)
-            if earlier is not None and key is not None
+            (packed[k], key[0]) for k, key in enumerate(dkeys) if key is not None and k not in kept
         )
-        return
-    for code, dkey in zip(packed, dkeys, strict=True):
-        if dkey is not None:
-            earlier = seen.get(dkey)
-            seen[dkey] = code
-            if earlier is not None:
-                replaced.append((earlier, dkey[0]))
+    seen.update(zip(last, map(packed.__getitem__, last.values()), strict=True))
 
 
 @dataclass
@@ -1161,7 +1160,6 @@ class _Held:
     phone_lines: list[str]  # phone COPY lines without the person id
     tags: list[tuple[int, str]]  # (person index, tag name)
     dropped: set[int] = field(default_factory=set)  # indexes of people replaced meanwhile
-    index: dict[int, int] | None = None  # person id -> index, made on the first drop
 
 
 class _PeopleWriter:
@@ -1203,9 +1201,7 @@ class _PeopleWriter:
                 continue
             for chunk in reversed(self.held):
                 if pid >= chunk.ids[0]:
-                    if chunk.index is None:
-                        chunk.index = {p: k for k, p in enumerate(chunk.ids)}
-                    k = chunk.index[pid]
+                    k = bisect.bisect_left(chunk.ids, pid)  # a chunk's ids are ascending
                     chunk.dropped.add(k)
                     home = chunk.households[k]
                     if home is not None:
@@ -1219,19 +1215,18 @@ class _PeopleWriter:
             self._write(self.held.popleft())
 
     def _write(self, held: _Held) -> None:
-        dropped, ids = held.dropped, held.ids
-        lines = (
-            [line for k, line in enumerate(held.lines) if k not in dropped]
-            if dropped
-            else held.lines
-        )
+        dropped, ids, lines = held.dropped, held.ids, held.lines
+        for k in sorted(dropped, reverse=True):  # a few per chunk
+            del lines[k]
         self.writer.copy(self.person_t, self.line_columns, "\n".join(lines) + "\n")
         self.people += len(lines)
-        phones = [
-            f"{ids[k]}\t{line}"
-            for k, line in zip(held.phone_people, held.phone_lines, strict=False)
-            if k not in dropped
-        ]
+        phones = list(
+            map("{}\t{}".format, map(ids.__getitem__, held.phone_people), held.phone_lines)
+        )
+        if dropped:
+            phones = [
+                line for k, line in zip(held.phone_people, phones, strict=True) if k not in dropped
+            ]
         if phones:
             self.writer.copy(self.phone_t, _PHONE_COLUMNS, "\n".join(phones) + "\n")
             self.phones += len(phones)
@@ -1319,15 +1314,15 @@ def load_direct(
                     if not n:
                         continue
                     ids = person_ids.take(n)
-                    new_keys = [k for k in dict.fromkeys(chunk.akeys) if k and k not in households]
+                    # The chunk's addresses (first row's order) that have no household yet.
+                    new_keys = [k for k in chunk.addresses if k not in households]
                     if new_keys:
                         hids = household_ids.take(len(new_keys))
                         created_households += len(hids)
-                        lines = []
-                        for key, hid in zip(new_keys, hids, strict=True):
-                            households[key] = hid
-                            lines.append(f"{hid}\t{chunk.addresses[key]}")
-                        writer.copy(household_t, household_columns, "\n".join(lines) + "\n")
+                        households.update(zip(new_keys, hids, strict=True))
+                        fragments = map(chunk.addresses.__getitem__, new_keys)
+                        text = "\n".join(map("{}\t{}".format, hids, fragments))
+                        writer.copy(household_t, household_columns, text + "\n")
                     homes = [households[akey] if akey else None for akey in chunk.akeys]
                     held = _Held(
                         ids=ids,
