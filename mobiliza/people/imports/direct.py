@@ -164,14 +164,14 @@ def to_direct(out: ChunkOut, layout: DirectLayout) -> DirectChunk:
 _LAYOUT: DirectLayout | None = None
 
 
-def init_worker(cfg: rows_module.ParseConfig, layout: DirectLayout) -> None:
-    """Pool initializer: the parser's plan and the person layout, once per process."""
+def init_worker(cfg: rows_module.ParseConfig, path: str, layout: DirectLayout) -> None:
+    """Pool initializer: the parser's plan, the file and the person layout, once per process."""
     global _LAYOUT
-    rows_module.init_worker(cfg)
+    rows_module.init_worker(cfg, path)
     _LAYOUT = layout
 
 
-def process_chunk_in_worker(data: bytes, first_line: int) -> DirectChunk:
+def process_span_in_worker(offset: int, length: int, first_line: int) -> DirectChunk:
     assert _LAYOUT is not None
     with rows_module.gc_paused():
-        return to_direct(rows_module.process_chunk_in_worker(data, first_line), _LAYOUT)
+        return to_direct(rows_module.process_span_in_worker(offset, length, first_line), _LAYOUT)

@@ -53,7 +53,7 @@ from mobiliza.people.imports.rows import (
     gc_paused,
     init_worker,
     process_chunk,
-    process_chunk_in_worker,
+    process_span_in_worker,
 )
 from mobiliza.people.models import (
     CustomField,
@@ -267,17 +267,20 @@ def _chunk_results(
             return
         ctx = multiprocessing.get_context("spawn")
         if layout is None:
-            pool = ctx.Pool(workers, initializer=init_worker, initargs=(cfg,))
-            work: Callable[[bytes, int], Any] = process_chunk_in_worker
+            pool = ctx.Pool(workers, initializer=init_worker, initargs=(cfg, str(path)))
+            work: Callable[[int, int, int], Any] = process_span_in_worker
         else:
-            pool = ctx.Pool(workers, initializer=direct.init_worker, initargs=(cfg, layout))
-            work = direct.process_chunk_in_worker
+            pool = ctx.Pool(
+                workers, initializer=direct.init_worker, initargs=(cfg, str(path), layout)
+            )
+            work = direct.process_span_in_worker
         with pool:
             pending: deque[tuple[Any, int]] = deque()
             done = fmt.data_offset
             for data, line in chunks:
+                # Where the chunk is: the worker reads its bytes from the file itself.
+                pending.append((pool.apply_async(work, (done, len(data), line)), done + len(data)))
                 done += len(data)
-                pending.append((pool.apply_async(work, (data, line)), done))
                 if len(pending) >= workers * 2:
                     result, upto = pending.popleft()
                     yield result.get(), upto

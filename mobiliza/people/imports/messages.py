@@ -28,6 +28,7 @@ _MESSAGES: dict[str, Promise] = {
     "vote_incomplete": _("This row has no voter id or no election. Row not imported."),
     "duplicate": _("A later row in the file has the same %(key)s; this row was replaced by it."),
     "no_person": _("No person has the voter id “%(value)s”. Row not imported."),
+    "file_changed": _("The file changed while it was being read. Upload it again."),
     "bad_encoding": _(
         "The file is not valid %(encoding)s here. Choose another encoding "
         "(latin-1 or cp1252), or save the file as UTF-8."

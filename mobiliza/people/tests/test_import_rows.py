@@ -227,3 +227,19 @@ def test_the_staging_columns_keep_their_order() -> None:
     # engine.py writes the COPY text and the SQLite rows under these names, in this order.
     assert PEOPLE_COLUMNS[:3] == ("row_num", "dkey", "external_id")
     assert PEOPLE_COLUMNS[-2:] == ("time_zone", "address_key")
+
+
+def test_a_worker_reads_its_chunk_from_the_file_and_says_when_the_file_was_cut(
+    tmp_path: Any,
+) -> None:
+    from mobiliza.people.imports import rows
+
+    path = tmp_path / "p.csv"
+    body = "".join(",".join(_row(i)) + "\n" for i in range(3))
+    path.write_bytes(("x" * 10 + body).encode())
+    rows.init_worker(_cfg(), str(path))
+    out = rows.process_span_in_worker(10, len(body.encode()), 2)
+    assert out.fatal is None and out.rows == 3
+    assert [row[2] for row in out.main] == ["E0", "E1", "E2"]  # external ids
+    cut = rows.process_span_in_worker(10, len(body.encode()) + 50, 2)
+    assert cut.fatal == (2, "file_changed", {}) and not cut.main
