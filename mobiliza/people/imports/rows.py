@@ -629,185 +629,121 @@ def _column(cols: list[Any], index: int, n: int) -> list[Any]:
     return found
 
 
+_BAD = object()  # a value a converter refuses
+
+
+def _converting(
+    index: int, col: str, code: str, cut: int, convert: Callable[[str], Any]
+) -> _FieldColumn:
+    """The converter that writes `convert(text)` of each non-empty text into staging column
+    `index`, or the problem `code` on column `col` (with the text's first `cut` characters)
+    when `convert` refuses it."""
+
+    def converted(
+        values: list[str], cols: list[Any], lines: Sequence[int], problems: list[Any]
+    ) -> None:
+        found = _column(cols, index, len(values))
+        for k, value in enumerate(values):
+            if value:
+                result = convert(value)
+                if result is _BAD:
+                    problems.append((lines[k], col, code, {"value": value[:cut]}))
+                else:
+                    found[k] = result
+
+    return converted
+
+
+def _email(value: str) -> Any:
+    low = value.lower()
+    return low if _EMAIL.match(low) and len(low) <= 254 else _BAD
+
+
+def _whole_number(low: int, high: int) -> Callable[[str], Any]:
+    def whole_number(value: str) -> Any:
+        # isdecimal, not isdigit: int() refuses digits such as "²".
+        return int(value) if value.isdecimal() and low <= int(value) <= high else _BAD
+
+    return whole_number
+
+
+def _coordinate(bound: float) -> Callable[[str], Any]:
+    def coordinate(value: str) -> Any:
+        try:
+            number = float(value.replace(",", "."))
+        except ValueError:
+            return _BAD
+        return number if -bound <= number <= bound else _BAD
+
+    return coordinate
+
+
+def _date(date_format: str) -> Callable[[str], Any]:
+    def date(value: str) -> Any:
+        parsed = _parse_date(value, date_format)
+        return parsed.isoformat() if parsed is not None and 1880 <= parsed.year <= 2100 else _BAD
+
+    return date
+
+
+def _yes_no(value: str) -> Any:
+    answer = _bool(value)
+    return _BAD if answer is None else answer
+
+
+_CENT = decimal.Decimal("0.01")
+
+
+def _amount(value: str) -> Any:
+    try:
+        number = decimal.Decimal(value.replace(" ", "").replace(",", "."))
+    except decimal.InvalidOperation:
+        return _BAD
+    return str(number.quantize(_CENT)) if number.is_finite() and 0 <= number < 10**10 else _BAD
+
+
 def _field_column(target: str, kind: str, col: str, date_format: str) -> _FieldColumn:
     """The converter of a people target that is not a phone, tags or a single-column text
     (those are done by `_people_columns` itself)."""
-    if kind == "text":
-        if target == "full_name":
+    if kind == "text" and target == "full_name":
 
-            def full_name(
-                values: list[str], cols: list[Any], lines: Sequence[int], problems: list[Any]
-            ) -> None:
-                n = len(values)
-                firsts, lasts = _column(cols, _I_FIRST_NAME, n), _column(cols, _I_LAST_NAME, n)
-                for k, value in enumerate(values):
-                    if value:
-                        first, _sep, last = value.rpartition(" ")
-                        if not first:
-                            first, last = last, ""
-                        firsts[k] = firsts[k] or first[:100]
-                        lasts[k] = lasts[k] or last[:100]
-
-            return full_name
-        index, limit = IDX[target], MAX_LEN.get(target, 255)
-
-        def text(
+        def full_name(
             values: list[str], cols: list[Any], lines: Sequence[int], problems: list[Any]
         ) -> None:
-            found = _column(cols, index, len(values))
+            n = len(values)
+            firsts, lasts = _column(cols, _I_FIRST_NAME, n), _column(cols, _I_LAST_NAME, n)
             for k, value in enumerate(values):
                 if value:
-                    found[k] = value[:limit]
+                    first, _sep, last = value.rpartition(" ")
+                    if not first:
+                        first, last = last, ""
+                    firsts[k] = firsts[k] or first[:100]
+                    lasts[k] = lasts[k] or last[:100]
 
-        return text
+        return full_name
+    index = IDX.get(target, -1)
+    if kind == "text":  # several columns joined: never refused
+        limit = MAX_LEN.get(target, 255)
+        return _converting(index, col, "", 0, lambda value: value[:limit])
     if kind == "email":
-
-        def email(
-            values: list[str], cols: list[Any], lines: Sequence[int], problems: list[Any]
-        ) -> None:
-            found = _column(cols, _I_EMAIL, len(values))
-            for k, value in enumerate(values):
-                if value:
-                    low = value.lower()
-                    if _EMAIL.match(low) and len(low) <= 254:
-                        found[k] = low
-                    else:
-                        problems.append((lines[k], col, "bad_email", {"value": value[:80]}))
-
-        return email
+        return _converting(_I_EMAIL, col, "bad_email", 80, _email)
     if kind == "country":
-
-        def country(
-            values: list[str], cols: list[Any], lines: Sequence[int], problems: list[Any]
-        ) -> None:
-            found = _column(cols, _I_COUNTRY, len(values))
-            for k, value in enumerate(values):
-                if value:
-                    code = _country(value)
-                    if code:
-                        found[k] = code
-                    else:
-                        problems.append((lines[k], col, "bad_country", {"value": value[:80]}))
-
-        return country
+        return _converting(_I_COUNTRY, col, "bad_country", 80, lambda v: _country(v) or _BAD)
     if kind in {"latitude", "longitude"}:
         bound = 90.0 if kind == "latitude" else 180.0
-        index = IDX[target]
-
-        def coordinate(
-            values: list[str], cols: list[Any], lines: Sequence[int], problems: list[Any]
-        ) -> None:
-            found = _column(cols, index, len(values))
-            for k, value in enumerate(values):
-                if value:
-                    try:
-                        number = float(value.replace(",", "."))
-                    except ValueError:
-                        number = bound + 1
-                    if -bound <= number <= bound:
-                        found[k] = number
-                    else:
-                        problems.append((lines[k], col, "bad_coordinate", {"value": value[:40]}))
-
-        return coordinate
+        return _converting(index, col, "bad_coordinate", 40, _coordinate(bound))
     if kind == "date":
-        index = IDX[target]
-
-        def date(
-            values: list[str], cols: list[Any], lines: Sequence[int], problems: list[Any]
-        ) -> None:
-            found = _column(cols, index, len(values))
-            for k, value in enumerate(values):
-                if value:
-                    parsed = _parse_date(value, date_format)
-                    if parsed is not None and 1880 <= parsed.year <= 2100:
-                        found[k] = parsed.isoformat()
-                    else:
-                        problems.append((lines[k], col, "bad_date", {"value": value[:40]}))
-
-        return date
+        return _converting(index, col, "bad_date", 40, _date(date_format))
     if kind == "year":
-        index = IDX[target]
-
-        def year(
-            values: list[str], cols: list[Any], lines: Sequence[int], problems: list[Any]
-        ) -> None:
-            found = _column(cols, index, len(values))
-            for k, value in enumerate(values):
-                if value:
-                    # isdecimal, not isdigit: int() refuses digits such as "²".
-                    if value.isdecimal() and 1880 <= int(value) <= 2100:
-                        found[k] = int(value)
-                    else:
-                        problems.append((lines[k], col, "bad_year", {"value": value[:40]}))
-
-        return year
+        return _converting(index, col, "bad_year", 40, _whole_number(1880, 2100))
     if kind == "gender":
-
-        def gender(
-            values: list[str], cols: list[Any], lines: Sequence[int], problems: list[Any]
-        ) -> None:
-            found = _column(cols, _I_GENDER, len(values))
-            known = _GENDER.get
-            for k, value in enumerate(values):
-                if value:
-                    code = known(value.lower())
-                    if code is None:
-                        problems.append((lines[k], col, "bad_gender", {"value": value[:40]}))
-                    else:
-                        found[k] = code
-
-        return gender
+        return _converting(_I_GENDER, col, "bad_gender", 40, lambda v: _GENDER.get(v.lower(), _BAD))
     if kind == "support":
-
-        def support(
-            values: list[str], cols: list[Any], lines: Sequence[int], problems: list[Any]
-        ) -> None:
-            found = _column(cols, _I_SUPPORT_LEVEL, len(values))
-            for k, value in enumerate(values):
-                if value:
-                    if value.isdecimal() and 1 <= int(value) <= 5:
-                        found[k] = int(value)
-                    else:
-                        problems.append((lines[k], col, "bad_support", {"value": value[:40]}))
-
-        return support
+        return _converting(_I_SUPPORT_LEVEL, col, "bad_support", 40, _whole_number(1, 5))
     if kind == "decimal":
-        index = IDX[target]
-
-        def amount(
-            values: list[str], cols: list[Any], lines: Sequence[int], problems: list[Any]
-        ) -> None:
-            found = _column(cols, index, len(values))
-            cent = decimal.Decimal("0.01")
-            for k, value in enumerate(values):
-                if value:
-                    try:
-                        number = decimal.Decimal(value.replace(" ", "").replace(",", "."))
-                    except decimal.InvalidOperation:
-                        number = decimal.Decimal(-1)
-                    if number.is_finite() and 0 <= number < 10**10:
-                        found[k] = str(number.quantize(cent))
-                    else:
-                        problems.append((lines[k], col, "bad_amount", {"value": value[:40]}))
-
-        return amount
+        return _converting(index, col, "bad_amount", 40, _amount)
     if kind == "bool":
-        index = IDX[target]
-
-        def flag(
-            values: list[str], cols: list[Any], lines: Sequence[int], problems: list[Any]
-        ) -> None:
-            found = _column(cols, index, len(values))
-            for k, value in enumerate(values):
-                if value:
-                    answer = _bool(value)
-                    if answer is None:
-                        problems.append((lines[k], col, "bad_bool", {"value": value[:40]}))
-                    else:
-                        found[k] = answer
-
-        return flag
+        return _converting(index, col, "bad_bool", 40, _yes_no)
 
     def ignored(
         values: list[str], cols: list[Any], lines: Sequence[int], problems: list[Any]
