@@ -181,7 +181,8 @@ class PersonPhone(models.Model):
         LANDLINE = "landline", _("Landline")
         OTHER = "other", _("Other")
 
-    # No index of its own: `phone_org_e164` starts with the organization.
+    # No index of its own: a phone is looked up by its number (`phone_org_e164`) or its
+    # person; the organization's phones go with its people.
     organization = models.ForeignKey(
         "accounts.Organization", on_delete=models.CASCADE, related_name="+", db_index=False
     )
@@ -194,7 +195,15 @@ class PersonPhone(models.Model):
 
     class Meta:
         ordering = ["person", "position", "id"]
-        indexes = [models.Index(fields=["organization", "e164"], name="phone_org_e164")]
+        # Looked up by equality only (search by phone, inbound texts, import matching): the
+        # number first and by bytes, like the external id (migration 0008): half the build.
+        indexes = [
+            models.Index(
+                fields=["e164", "organization"],
+                name="phone_org_e164",
+                opclasses=["varchar_pattern_ops", ""],
+            )
+        ]
 
     def __str__(self) -> str:
         return self.e164 or self.raw

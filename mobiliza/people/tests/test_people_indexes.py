@@ -12,7 +12,7 @@ from django.db.models import QuerySet
 
 from mobiliza.people.filter_builtins import distance_q
 from mobiliza.people.households import households_create_for_table
-from mobiliza.people.models import Household, Person, PersonList
+from mobiliza.people.models import Household, Person, PersonList, PersonPhone
 from mobiliza.people.selectors import people_queryset
 
 pytestmark = pytest.mark.django_db
@@ -135,6 +135,22 @@ def test_email_and_distance_lookups_use_their_partial_indexes(org: Any) -> None:
         assert "person_org_email" in _plan(search.values("pk"))
         near = Person.objects.filter(lisbon, organization=org, list=PersonList.CONTACTS)
         assert "person_org_geo" in _plan(near.values("pk"))
+
+
+def test_a_phone_number_is_found_by_its_byte_ordered_index(org: Any, other_org: Any) -> None:
+    people = _electors(org, 300)
+    PersonPhone.objects.bulk_create(
+        PersonPhone(organization=o, person=p, raw=f"91{i:07d}", e164=f"+35191{i:07d}")
+        for o in (org, other_org)
+        for i, p in enumerate(people if o == org else _electors(other_org, 300))
+    )
+    found = people_queryset(organization=org, list=PersonList.ELECTORS, search="910000042")
+    assert list(found) == [people[42]]
+    qs = PersonPhone.objects.filter(organization=org, e164="+351910000042")
+    assert [ph.person_id for ph in qs] == [people[42].pk]
+    if connection.vendor == "postgresql":
+        assert "(e164 varchar_pattern_ops, organization_id)" in _indexes()["phone_org_e164"]
+        assert "phone_org_e164" in _plan(qs.values("pk"))
 
 
 def test_the_indexes_a_register_load_rebuilds(org: Any) -> None:
