@@ -36,6 +36,7 @@ from typing import Any
 from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from psycopg import sql
 
 from mobiliza.people.households import households_create_for_table, households_delete_empty
 from mobiliza.people.imports import direct
@@ -1096,9 +1097,11 @@ class _TemporaryDefaults:
             [table, list(values)],
         )
         self.saved.extend((table, column, default) for column, default in self.cur.fetchall())
+        # DDL takes no parameters: the values as SQL literals, quoted by psycopg.
+        raw = self.cur.cursor.connection
         clauses = [
-            f"ALTER COLUMN {_quote_ident(column)} SET DEFAULT "
-            + ("NULL" if value is None else _quote_literal(value))
+            f"ALTER COLUMN {connection.ops.quote_name(column)} SET DEFAULT "
+            + ("NULL" if value is None else sql.Literal(value).as_string(raw))
             for column, value in values.items()
         ]
         self.cur.execute(f"ALTER TABLE {table} {', '.join(clauses)}")
@@ -1107,21 +1110,12 @@ class _TemporaryDefaults:
         by_table: dict[str, list[str]] = {}
         for table, column, default in self.saved:
             by_table.setdefault(table, []).append(
-                f"ALTER COLUMN {_quote_ident(column)} "
+                f"ALTER COLUMN {connection.ops.quote_name(column)} "
                 + ("DROP DEFAULT" if default is None else f"SET DEFAULT {default}")
             )
         for table, clauses in by_table.items():
             self.cur.execute(f"ALTER TABLE {table} {', '.join(clauses)}")
         self.saved = []
-
-
-def _quote_ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _quote_literal(value: str) -> str:
-    """A string constant for DDL (which takes no parameters); E'' so that a backslash is one."""
-    return "E'" + value.replace("\\", "\\\\").replace("'", "''") + "'"
 
 
 def _later_row_wins(

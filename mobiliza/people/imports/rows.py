@@ -122,7 +122,6 @@ class ChunkOut:
     fatal: tuple[int, str, dict[str, Any]] | None = None
     tag_names: set[str] = field(default_factory=set)
     custom_keys: set[str] = field(default_factory=set)
-    phone_cache_hits: int = 0
 
 
 class _Plan:
@@ -423,7 +422,6 @@ def _process_chunk(plan: _Plan, data: bytes, first_line: int) -> ChunkOut:
     # The regular records (of the header's width, of two columns or more: a one-column record
     # may be a blank line, and not too long) and their line numbers; `_odd_record` sorts out
     # the others.
-    width = plan.width if plan.width > 1 else -1
     records: list[list[str]] = []
     lines: Sequence[int] = []
     simple = _simple_lines(text, cfg.delimiter, cfg.quotechar) if plan.split_ok else None
@@ -436,7 +434,7 @@ def _process_chunk(plan: _Plan, data: bytes, first_line: int) -> ChunkOut:
             # again with csv.reader, and the rest of the file too (its writer quotes quotes).
             plan.split_ok = False
             return _process_chunk(plan, data, first_line)
-        if short and width > 1 and separators.count(width - 1) == len(text_lines):
+        if short and plan.width > 1 and separators.count(plan.width - 1) == len(text_lines):
             # All regular: split each line only as far as the last column the mapping reads.
             records = [text_line.split(sep, plan.reads) for text_line in text_lines]
             lines = range(first_line, first_line + len(records))
@@ -756,7 +754,7 @@ def _field_column(target: str, kind: str, col: str, date_format: str) -> _FieldC
 _TAG_SEPARATORS = re.compile(r"[,;]")
 
 
-def _row_tags(values: tuple[str, ...]) -> list[str]:
+def _row_tags(values: list[str]) -> list[str]:
     """A record's tag names: its tag columns' comma- or semicolon-separated names, in order,
     once each."""
     tags: list[str] = []
@@ -773,9 +771,8 @@ def _people_columns(
 ) -> list[Any]:
     """The staging rows of a chunk's regular records (all of the header's width), column by
     column: `PEOPLE_COLUMNS` in order, each a list with a value per kept record, or None when
-    it is NULL on every one. Most of the work is list comprehensions over a column instead of
-    Python statements per value of each row: about half the time. Records without anything to
-    identify a person are counted rejected and left out. The problems are sorted by line: in
+    it is NULL on every one (the direct load writes its lines from the columns as they are).
+    Records without anything to identify a person are counted rejected and left out. The problems are sorted by line: in
     a line, in the mapping's order, then the phones, then "no_identity"."""
     n = len(records)
     cols: list[Any] = [None if v is None else [v] * n for v in plan.template]
@@ -788,13 +785,11 @@ def _people_columns(
         const = plan.template[stage_index]
         cols[stage_index] = [r[column].strip()[:limit] or const for r in records]
     phone_texts = [(col, [r[i].strip() for r in records]) for col, i in plan.phone_columns]
-    tag_values = operator.itemgetter(*plan.tag_columns) if plan.tag_columns else None
-    tag_lists = None
-    if tag_values is not None:
-        if len(plan.tag_columns) == 1:
-            tag_lists = [_row_tags((value,)) for value in map(tag_values, records)]
-        else:
-            tag_lists = list(map(_row_tags, map(tag_values, records)))
+    tag_lists = (
+        [_row_tags([record[i] for i in plan.tag_columns]) for record in records]
+        if plan.tag_columns
+        else None
+    )
     for indexes, single, convert in plan.fields:
         if single >= 0:
             values = [r[single].strip() for r in records]
