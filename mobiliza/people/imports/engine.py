@@ -21,6 +21,7 @@ import bisect
 import csv
 import functools
 import io
+import itertools
 import multiprocessing
 import os
 import queue
@@ -35,13 +36,20 @@ from typing import Any
 
 from django.db import connection, transaction
 from django.utils import timezone
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from psycopg import sql
 
 from mobiliza.people.households import households_create_for_table, households_delete_empty
 from mobiliza.people.imports import direct
 from mobiliza.people.imports.messages import problem_message
-from mobiliza.people.imports.reader import CHUNK_BYTES, FileFormat, ImportFileError, iter_chunks
+from mobiliza.people.imports.reader import (
+    CHUNK_BYTES,
+    FileFormat,
+    ImportFileError,
+    iter_chunks,
+    iter_spans,
+)
 from mobiliza.people.imports.rows import (
     PEOPLE_COLUMNS,
     PHONE_COLUMNS,
@@ -69,6 +77,7 @@ from mobiliza.people.models import (
 
 PARALLEL_MIN_BYTES = 8 * 1024 * 1024
 MAX_REPORTED_PROBLEMS = 200_000
+NULL = "\\N"  # NULL in COPY text
 
 ProgressCallback = Callable[[str, int, int | None], None]
 
@@ -139,6 +148,17 @@ class _Report:
         self.count += 1
         if self.count <= MAX_REPORTED_PROBLEMS:
             self._writer.writerow([line, column, problem_message(code, params)])
+
+    def add_many(self, problems: list[tuple[int, str, str, dict[str, Any]]]) -> None:
+        """A chunk's problems (line, column, code, params), in the active language."""
+        room = max(MAX_REPORTED_PROBLEMS - self.count, 0)
+        self.count += len(problems)
+        if room:
+            language = get_language()
+            self._writer.writerows(
+                [line, column, problem_message(code, params, language)]
+                for line, column, code, params in problems[:room]
+            )
 
     def close(self) -> None:
         if self.count > MAX_REPORTED_PROBLEMS:
@@ -253,19 +273,23 @@ def _chunk_results(
     `ChunkOut`, or with a direct-load `layout` a `direct.DirectChunk`."""
     size = path.stat().st_size
     with path.open("rb") as fh:
-        chunks = iter_chunks(
-            fh, start=fmt.data_offset, quotechar=fmt.quotechar, chunk_bytes=chunk_bytes
-        )
         # A daemonic process (a Celery prefork worker) may not start children: parse inline.
         daemon = multiprocessing.current_process().daemon
         if workers <= 1 or size < PARALLEL_MIN_BYTES or daemon:
             plan = _Plan(cfg)
             done = fmt.data_offset
+            chunks = iter_chunks(
+                fh, start=fmt.data_offset, quotechar=fmt.quotechar, chunk_bytes=chunk_bytes
+            )
             for data, line in chunks:
                 done += len(data)
                 parsed = process_chunk(plan, data, line)
                 yield (parsed if layout is None else direct.to_direct(parsed, layout)), done
             return
+        # The workers read their piece of the file themselves; here only where it is.
+        spans = iter_spans(
+            fh, start=fmt.data_offset, quotechar=fmt.quotechar, chunk_bytes=chunk_bytes
+        )
         ctx = multiprocessing.get_context("spawn")
         if layout is None:
             pool = ctx.Pool(workers, initializer=init_worker, initargs=(cfg, str(path)))
@@ -277,11 +301,8 @@ def _chunk_results(
             work = direct.process_span_in_worker
         with pool:
             pending: deque[tuple[Any, int]] = deque()
-            done = fmt.data_offset
-            for data, line in chunks:
-                # Where the chunk is: the worker reads its bytes from the file itself.
-                pending.append((pool.apply_async(work, (done, len(data), line)), done + len(data)))
-                done += len(data)
+            for offset, length, line in spans:
+                pending.append((pool.apply_async(work, (offset, length, line)), offset + length))
                 if len(pending) >= workers * 2:
                     result, upto = pending.popleft()
                     yield result.get(), upto
@@ -319,8 +340,7 @@ class _ParseTotals:
         self.counts["invalid_phones"] += out.invalid_phones
         self.tag_names |= out.tag_names
         self.custom_keys |= out.custom_keys
-        for problem in out.problems:
-            self.report.add(*problem)
+        self.report.add_many(out.problems)
         now = time.monotonic()
         if now - self.last > 0.5:
             self.last = now
@@ -1132,11 +1152,9 @@ def _later_row_wins(
     packed = [pid << 32 | row_num for pid, row_num in zip(ids, row_nums, strict=True)]
     last = dict(zip(dkeys, range(len(dkeys)), strict=True))  # each key's last row here
     last.pop(None, None)
-    replaced.extend(
-        (earlier, key[0])  # type: ignore[index]
-        for earlier, key in zip(map(seen.get, last), last, strict=True)
-        if earlier is not None
-    )
+    held_before = seen.keys() & last.keys()  # (a C loop; mostly empty)
+    if held_before:
+        replaced.extend((seen[key], key[0]) for key in last if key in held_before)  # type: ignore[index]
     keyed = len(dkeys) - dkeys.count(None)
     if len(last) < keyed:  # a key repeats within the chunk
         kept = set(last.values())
@@ -1151,7 +1169,7 @@ class _Held:
     """A chunk of people held back from the COPY (see `_PeopleWriter`)."""
 
     ids: list[int]
-    households: list[int | None]  # each person's household
+    households: list[str]  # each person's household id as COPY text (NULL for none)
     lines: list[str]  # each person's COPY line
     phone_people: list[int]  # the person (index) of each phone line
     phone_lines: list[str]  # phone COPY lines without the person id
@@ -1201,8 +1219,8 @@ class _PeopleWriter:
                     k = bisect.bisect_left(chunk.ids, pid)  # a chunk's ids are ascending
                     chunk.dropped.add(k)
                     home = chunk.households[k]
-                    if home is not None:
-                        self.emptied.add(home)
+                    if home != NULL:
+                        self.emptied.add(int(home))
                     break
         while len(self.held) > self.WINDOW:
             self._write(self.held.popleft())
@@ -1276,7 +1294,9 @@ def load_direct(
             f"SELECT address_key, id FROM {household_t} WHERE organization_id = %s",
             [organization_id],
         )
-        households: dict[str, int] = dict(cur.fetchall())
+        # address key -> household id as COPY text ("" -> NULL: a person without an address).
+        households: dict[str, str] = {key: str(hid) for key, hid in cur.fetchall() if key}
+        households[""] = NULL
         cur.execute(
             "SELECT pg_get_serial_sequence(%s, 'id'), pg_get_serial_sequence(%s, 'id')",
             [person_t, household_t],
@@ -1302,7 +1322,6 @@ def load_direct(
         people = _PeopleWriter(
             writer, (person_t, phone_t, stage.tags), ("id", "household_id", *layout.line_columns)
         )
-        null = "\\N"
         with gc_paused():  # the chunks' objects build no reference cycles
             try:
                 for chunk, consumed in _chunk_results(path, fmt, cfg, workers, chunk_bytes, layout):
@@ -1312,20 +1331,20 @@ def load_direct(
                         continue
                     ids = person_ids.take(n)
                     # The chunk's addresses (first row's order) that have no household yet.
-                    new_keys = [k for k in chunk.addresses if k not in households]
+                    new_keys = list(itertools.filterfalse(households.__contains__, chunk.addresses))
                     if new_keys:
                         hids = household_ids.take(len(new_keys))
                         created_households += len(hids)
-                        households.update(zip(new_keys, hids, strict=True))
+                        households.update(zip(new_keys, map(str, hids), strict=True))
                         fragments = map(chunk.addresses.__getitem__, new_keys)
                         text = "\n".join(map("{}\t{}".format, hids, fragments))
                         writer.copy(household_t, household_columns, text + "\n")
-                    homes = [households[akey] if akey else None for akey in chunk.akeys]
+                    homes = list(map(households.__getitem__, chunk.akeys))
                     held = _Held(
                         ids=ids,
                         households=homes,
                         lines=[
-                            f"{pid}\t{null if home is None else home}\t{line}"
+                            f"{pid}\t{home}\t{line}"
                             for pid, home, line in zip(ids, homes, chunk.people, strict=True)
                         ],
                         phone_people=chunk.phone_people,

@@ -6,7 +6,7 @@ import functools
 from typing import Any
 
 from django.utils.functional import Promise
-from django.utils.translation import get_language
+from django.utils.translation import get_language, override
 from django.utils.translation import gettext_lazy as _
 
 _MESSAGES: dict[str, Promise] = {
@@ -38,12 +38,13 @@ _MESSAGES: dict[str, Promise] = {
 
 @functools.lru_cache(maxsize=512)
 def _template(code: str, language: str | None) -> str:
-    return str(_MESSAGES[code])
+    with override(language):
+        return str(_MESSAGES[code])
 
 
-def problem_message(code: str, params: dict[str, Any]) -> str:
+def problem_message(code: str, params: dict[str, Any], language: str | None = None) -> str:
     """The message of a problem in the active language (a big file reports tens of thousands:
-    each message is looked up once per language)."""
+    each message is looked up once per language; a caller with many may pass the language)."""
     if code not in _MESSAGES:
         return code
-    return _template(code, get_language()) % params
+    return _template(code, language or get_language()) % params

@@ -253,6 +253,45 @@ def _last_record_boundary(data: bytes, quote: bytes, max_tries: int = 10_000) ->
     return 0
 
 
+def _unclosed_quote(line: int, quotechar: str) -> ImportFileError:
+    return ImportFileError(
+        _(
+            "Around line %(line)d a quote (%(quote)s) opens a value that never "
+            "closes. Fix the quote and upload the file again."
+        )
+        % {"line": line, "quote": quotechar}
+    )
+
+
+def iter_spans(
+    fh: BinaryIO, *, start: int, quotechar: str, chunk_bytes: int = CHUNK_BYTES
+) -> Iterator[tuple[int, int, int]]:
+    """(offset, length, first line number) of pieces of the data that end at a record
+    boundary, for workers that read their piece from the file themselves: the same records
+    as `iter_chunks`, without copying the pieces (each read starts at the boundary found)."""
+    quote = quotechar.encode()
+    offset, line, want = start, 2, chunk_bytes
+    while True:
+        fh.seek(offset)
+        data = fh.read(want)
+        if not data:
+            return
+        at_end = len(data) < want
+        cut = _last_record_boundary(data, quote)
+        if cut <= 0:
+            if len(data) > MAX_RECORD_BYTES:
+                raise _unclosed_quote(line, quotechar)
+            if not at_end:
+                want *= 2  # a record longer than a piece: read more of it
+                continue
+        if at_end:
+            cut = len(data)  # the end of the file: the rest is the last piece
+        yield offset, cut, line
+        line += data.count(b"\n", 0, cut)
+        offset += cut
+        want = chunk_bytes
+
+
 def iter_chunks(
     fh: BinaryIO, *, start: int, quotechar: str, chunk_bytes: int = CHUNK_BYTES
 ) -> Iterator[tuple[bytes, int]]:
@@ -272,13 +311,7 @@ def iter_chunks(
         cut = _last_record_boundary(data, quote)
         if cut <= 0:
             if len(data) > MAX_RECORD_BYTES:
-                raise ImportFileError(
-                    _(
-                        "Around line %(line)d a quote (%(quote)s) opens a value that never "
-                        "closes. Fix the quote and upload the file again."
-                    )
-                    % {"line": line, "quote": quotechar}
-                )
+                raise _unclosed_quote(line, quotechar)
             carry = data
             continue
         chunk, carry = data[:cut], data[cut:]

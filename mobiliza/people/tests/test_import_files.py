@@ -160,11 +160,12 @@ def test_a_one_megabyte_field_is_refused_for_its_row_only(org: Any, tmp_path: Pa
     assert set(Person.objects.values_list("first_name", flat=True)) == {"Ana", "Eva"}
 
 
-def test_an_unclosed_quote_is_a_clear_error(org: Any, tmp_path: Path) -> None:
+@pytest.mark.parametrize("workers", [1, 2])  # the inline parse, and the pieces for workers
+def test_an_unclosed_quote_is_a_clear_error(org: Any, tmp_path: Path, workers: int) -> None:
     body = "".join(f"P{i},x\n" for i in range(10))
     rest = "Q,y\n" * 4_500_000
     path = write_file(tmp_path, "q.csv", f'first_name,notes\n{body}Ana,"open\n{rest}')
-    job = run_import(org, path)
+    job = run_import(org, path, workers=workers)
     assert job.status == ImportJob.Status.FAILED
     assert "never closes" in job.error_message
     assert not Person.objects.exists()

@@ -12,6 +12,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from mobiliza.people.imports.reader import iter_chunks, iter_spans
 from mobiliza.people.imports.rows import PEOPLE_COLUMNS, ChunkOut, ParseConfig, _Plan, process_chunk
 
 HEADER = ["id", "name", "mail", "phone", "tags", "city", "born", "team"]
@@ -243,3 +244,42 @@ def test_a_worker_reads_its_chunk_from_the_file_and_says_when_the_file_was_cut(
     assert [row[2] for row in out.main] == ["E0", "E1", "E2"]  # external ids
     cut = rows.process_span_in_worker(10, len(body.encode()) + 50, 2)
     assert cut.fatal == (2, "file_changed", {}) and not cut.main
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    records=st.lists(
+        st.lists(st.text(alphabet='ab"\n,é', max_size=8), min_size=1, max_size=3), max_size=25
+    ),
+    chunk_bytes=st.integers(min_value=1, max_value=48),
+)
+def test_the_spans_workers_read_end_at_record_boundaries(
+    tmp_path_factory: Any, records: list[list[str]], chunk_bytes: int
+) -> None:
+    """The pieces the main process hands to the workers (offset, length, first line) cover the
+    data, each holds whole records (a quoted line break never cut), and the line numbers
+    are where the pieces start, as `iter_chunks` gives them."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["h1", "h2"])
+    writer.writerows(records)
+    data = out.getvalue().encode()
+    start = len(b"h1,h2\n")
+    path = tmp_path_factory.mktemp("spans") / "f.csv"
+    path.write_bytes(data)
+    with path.open("rb") as fh:
+        spans = list(iter_spans(fh, start=start, quotechar='"', chunk_bytes=chunk_bytes))
+    with path.open("rb") as fh:
+        chunks = list(iter_chunks(fh, start=start, quotechar='"', chunk_bytes=chunk_bytes))
+    at = start
+    read: list[list[str]] = []
+    for offset, length, line in spans:
+        assert offset == at and length > 0
+        assert line == 2 + data[start:offset].count(b"\n")
+        piece = data[offset : offset + length].decode()
+        read.extend(csv.reader(io.StringIO(piece, newline="")))
+        at += length
+    assert at == len(data)
+    assert read == list(csv.reader(io.StringIO(data[start:].decode(), newline="")))
+    # The same data as the pieces the inline parse reads.
+    assert b"".join(c for c, _line in chunks) == data[start:]
