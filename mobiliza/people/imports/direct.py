@@ -27,6 +27,7 @@ first row that has it (the general path keeps the smallest spelling).
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,8 +36,6 @@ from mobiliza.people.imports.presets import PERSON_TARGETS
 from mobiliza.people.imports.rows import (
     IDX,
     ChunkOut,
-    _copy_line,
-    _copy_lines,
     _copy_text,
     _escape_copy,
 )
@@ -121,6 +120,22 @@ def _texts(values: list[Any] | None, null: str, n: int, text: bool) -> list[str]
     return [null if v is None else v for v in values]
 
 
+def _text_lines(columns: Sequence[Sequence[str]]) -> list[str]:
+    """COPY text lines of columns of text (no NULL): joined as they are, then the whole text
+    checked at once (no backslash or carriage return, a tab per separator, a line break per
+    line); escaped value by value only when some value needs it."""
+    lines = list(map("\t".join, zip(*columns, strict=True)))
+    text = "\n".join(lines)
+    if (
+        "\\" in text
+        or "\r" in text
+        or text.count("\n") != len(lines) - 1
+        or text.count("\t") != len(lines) * (len(columns) - 1)
+    ):
+        return ["\t".join(map(_escape_copy, values)) for values in zip(*columns, strict=True)]
+    return lines
+
+
 def to_direct(out: ChunkOut, layout: DirectLayout) -> DirectChunk:
     """Turn a chunk parsed with output "direct" (its staging columns) into person lines and
     the keys the main process needs. Runs in the worker."""
@@ -145,17 +160,29 @@ def to_direct(out: ChunkOut, layout: DirectLayout) -> DirectChunk:
         # Each address key's first person in the chunk (the reversed pairs: the first wins).
         first = dict(zip(reversed(akeys), range(n - 1, -1, -1), strict=True))
         first.pop("", None)
-        streets, postcodes, cities = (
-            cols[IDX[name]] or [None] * n for name in ("street", "postcode", "city")
-        )
-        for (akey, k), public_id in zip(first.items(), new_uuids(len(first)), strict=True):
-            parts = [streets[k] or "", postcodes[k] or "", cities[k] or ""]
-            chunk.addresses[akey] = _copy_line([public_id, akey, *parts])
+        rows_at = list(first.values())
+        parts: list[list[str]] = [new_uuids(len(first)), list(first)]
+        for name in ("street", "postcode", "city"):
+            values = cols[IDX[name]]
+            parts.append(
+                [""] * len(first) if values is None else [values[k] or "" for k in rows_at]
+            )
+        chunk.addresses = dict(zip(first, _text_lines(parts), strict=True))
     else:
         chunk.akeys = [""] * n
     index = {row_num: k for k, row_num in enumerate(chunk.row_nums)}
-    chunk.phone_people = [index[p[0]] for p in out.phones]
-    chunk.phones = _copy_lines([(p[2], p[3], p[4], p[5], p[1]) for p in out.phones])
+    if out.phones:
+        # (line, position, raw, e164, kind, is_valid) -> "raw\te164\tkind\tis_valid\tposition"
+        lines, positions, raws, e164s, kinds, valid = zip(*out.phones, strict=True)
+        chunk.phone_people = list(map(index.__getitem__, lines))
+        phone_parts = [
+            raws,
+            e164s,
+            kinds,
+            ["t" if v else "f" for v in valid],
+            list(map(str, positions)),
+        ]
+        chunk.phones = "\n".join(_text_lines(phone_parts)) + "\n"
     chunk.tags = [(index[row_num], name) for row_num, name in out.tags]
     out.main, out.phones, out.tags = [], [], []
     return chunk

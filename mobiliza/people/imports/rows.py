@@ -8,6 +8,7 @@ turned into translated messages by the main process (`messages.py`).
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import csv
 import datetime as dt
@@ -133,6 +134,7 @@ class _Plan:
         # Chunks are split on the delimiter without csv.reader while they can be (see
         # `_simple_lines`); False once a chunk's values held quotes.
         self.split_ok = True
+        self.cp1252 = codecs.lookup(cfg.encoding).name == "cp1252"
         targets = PERSON_TARGETS if cfg.kind == "people" else VOTE_TARGETS
         self.by_target: dict[str, list[int]] = {}
         self.custom: list[tuple[str, int]] = []
@@ -410,11 +412,24 @@ def gc_paused() -> Iterator[None]:
             gc.enable()
 
 
+# The bytes where cp1252 and latin-1 differ (and where cp1252 has holes).
+_CP1252_OWN = [bytes([b]) for b in range(0x80, 0xA0)]
+
+
+def _decode(data: bytes, encoding: str, cp1252: bool) -> str:
+    """`data.decode(encoding)`. cp1252 reads the bytes 0x80-0x9F its own way and every other
+    one as latin-1 does: a chunk without them (the usual case) goes through the latin-1
+    decoder, a plain copy, instead of cp1252's table (4 MB: ~2 ms of searching against ~8 ms)."""
+    if cp1252 and not any(byte in data for byte in _CP1252_OWN):
+        return data.decode("latin-1")
+    return data.decode(encoding)
+
+
 def _process_chunk(plan: _Plan, data: bytes, first_line: int) -> ChunkOut:
     cfg = plan.cfg
     out = ChunkOut(main=[], phones=[], tags=[])
     try:
-        text = data.decode(cfg.encoding)
+        text = _decode(data, cfg.encoding, plan.cp1252)
     except UnicodeDecodeError as exc:
         line = first_line + data[: exc.start].count(b"\n")
         out.fatal = (line, "bad_encoding", {"encoding": cfg.encoding.upper()})

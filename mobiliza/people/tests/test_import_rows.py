@@ -13,7 +13,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mobiliza.people.imports.reader import iter_chunks, iter_spans
-from mobiliza.people.imports.rows import PEOPLE_COLUMNS, ChunkOut, ParseConfig, _Plan, process_chunk
+from mobiliza.people.imports.rows import (
+    PEOPLE_COLUMNS,
+    ChunkOut,
+    ParseConfig,
+    _decode,
+    _Plan,
+    process_chunk,
+)
 
 HEADER = ["id", "name", "mail", "phone", "tags", "city", "born", "team"]
 MAPPING = {
@@ -283,3 +290,20 @@ def test_the_spans_workers_read_end_at_record_boundaries(
     assert read == list(csv.reader(io.StringIO(data[start:].decode(), newline="")))
     # The same data as the pieces the inline parse reads.
     assert b"".join(c for c, _line in chunks) == data[start:]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    data=st.binary(max_size=64) | st.text(max_size=32).map(lambda t: t.encode("latin-1", "replace"))
+)
+def test_a_cp1252_chunk_decodes_as_the_cp1252_codec_does(data: bytes) -> None:
+    """The latin-1 shortcut for cp1252 chunks gives the cp1252 codec's text, or its error."""
+    try:
+        expected: str | None = data.decode("cp1252")
+    except UnicodeDecodeError:
+        expected = None
+    try:
+        got: str | None = _decode(data, "cp1252", True)
+    except UnicodeDecodeError:
+        got = None
+    assert got == expected
