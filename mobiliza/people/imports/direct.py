@@ -96,11 +96,16 @@ class DirectChunk:
     tags: list[tuple[int, str]] = field(default_factory=list)  # (person index, tag name)
 
 
+# The version (4) and variant (10) bits of a UUID's bytes 6 and 8, as byte translations.
+_VERSION_4 = bytes((b & 0x0F) | 0x40 for b in range(256))
+_VARIANT_10 = bytes((b & 0x3F) | 0x80 for b in range(256))
+
+
 def new_uuids(n: int) -> list[str]:
     """`n` random version-4 UUIDs as 32 hex digits, from one read of the OS's random source."""
     raw = bytearray(os.urandom(16 * n))
-    raw[6::16] = bytes((b & 0x0F) | 0x40 for b in raw[6::16])
-    raw[8::16] = bytes((b & 0x3F) | 0x80 for b in raw[8::16])
+    raw[6::16] = raw[6::16].translate(_VERSION_4)
+    raw[8::16] = raw[8::16].translate(_VARIANT_10)
     text = raw.hex()
     return [text[i : i + 32] for i in range(0, 32 * n, 32)]
 

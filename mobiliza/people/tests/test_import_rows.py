@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import csv
 import io
+import uuid
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from mobiliza.people.imports.direct import new_uuids
 from mobiliza.people.imports.reader import iter_chunks, iter_spans
 from mobiliza.people.imports.rows import (
     PEOPLE_COLUMNS,
@@ -307,3 +309,14 @@ def test_a_cp1252_chunk_decodes_as_the_cp1252_codec_does(data: bytes) -> None:
     except UnicodeDecodeError:
         got = None
     assert got == expected
+
+
+def test_the_direct_loads_public_ids_are_random_version_4_uuids() -> None:
+    ids = new_uuids(20_000)
+    parsed = [uuid.UUID(text) for text in ids]
+    assert all(u.version == 4 and u.variant == uuid.RFC_4122 for u in parsed)
+    assert all(u.hex == text for u, text in zip(parsed, ids, strict=True))
+    assert len(set(ids)) == len(ids)
+    # The other bits are left random: every hex digit shows up at every free position.
+    free = [i for i in range(32) if i not in (12, 16)]
+    assert all(len({text[i] for text in ids}) == 16 for i in free)

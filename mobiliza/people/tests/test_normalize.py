@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from mobiliza.people import normalize
 from mobiliza.people.normalize import (
     _kind_of,
     address_key,
@@ -181,3 +182,13 @@ def test_phone_fields_are_normalize_phone_without_time_zone(raw: str, region: st
 def test_address_key_postcode_keeps_only_ascii_letters_and_digits(postcode: str, code: str) -> None:
     key = address_key(street="Rua Augusta 27", postcode=postcode, city="Lisboa")
     assert key == (f"R AUGUSTA 27|{code}" if code else "R AUGUSTA 27|LISBOA")
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    text=st.text(max_size=24)
+    | st.text(alphabet=".,;:#'\"`´’()[]{}/\\-_ aZé\u2018\u4e00", max_size=24)
+)
+def test_address_punctuation_becomes_spaces_and_nothing_else_changes(text: str) -> None:
+    expected = "".join(" " if ch in normalize._PUNCT_CHARS else ch for ch in text)
+    assert text.translate(normalize._PUNCT) == expected
