@@ -58,7 +58,14 @@ class PhoneResult:
 _MOBILE_TYPES = {PhoneNumberType.MOBILE, PhoneNumberType.PAGER}
 _LANDLINE_TYPES = {PhoneNumberType.FIXED_LINE}
 _UNKNOWN_TZ = phone_timezone.UNKNOWN_TIMEZONE
-_FORMATTING = str.maketrans("", "", " -./()\t")
+# The characters that format a number, deleted; every other ASCII character maps to itself, so
+# that `str.translate` finds it in the table (a miss raises and catches a KeyError each time).
+_FORMATTING = {code: chr(code) for code in range(128)} | str.maketrans("", "", " -./()\t")
+
+
+def _digits(text: str) -> str:
+    """`text` without the characters that format a number."""
+    return text if text.isdigit() else text.translate(_FORMATTING)
 
 
 def _kind_of(number_type: int) -> str:
@@ -87,7 +94,7 @@ def _parse(text: str, region: str) -> phonenumbers.PhoneNumber | None:
     """libphonenumber's parse, with a fast path for the commonest case: a national number
     written with digits and separators only, of a length the region uses, with no national
     prefix or leading zero (then the national number is just those digits)."""
-    digits = text.translate(_FORMATTING)
+    digits = _digits(text)
     if digits.isdigit() and digits[0] != "0":
         shape = _region_shape(region)
         if shape is not None:
@@ -244,7 +251,7 @@ def phone_fields(raw: str, default_region: str = "PT") -> tuple[str, str, str, b
     kind, is_valid), for bulk imports: the common national number takes the fast path
     without building a PhoneResult or going through the cache."""
     text = (raw or "").strip()[:MAX_RAW_PHONE]
-    digits = text.translate(_FORMATTING)
+    digits = _digits(text)
     if digits.isdigit() and digits[0] != "0":
         fast = _national_fast(digits, (default_region or "PT").upper())
         if fast is not None:
@@ -267,7 +274,7 @@ def normalize_phone(
     """
     text = (raw or "").strip()[:MAX_RAW_PHONE]
     region = (default_region or "PT").upper()
-    digits = text.translate(_FORMATTING)
+    digits = _digits(text)
     if not with_time_zone and digits.isdigit() and digits[0] != "0":
         fast = _national_fast(digits, region)
         if fast is not None:

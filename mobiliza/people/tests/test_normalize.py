@@ -192,3 +192,10 @@ def test_address_key_postcode_keeps_only_ascii_letters_and_digits(postcode: str,
 def test_address_punctuation_becomes_spaces_and_nothing_else_changes(text: str) -> None:
     expected = "".join(" " if ch in normalize._PUNCT_CHARS else ch for ch in text)
     assert text.translate(normalize._PUNCT) == expected
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.text(alphabet="0123456789 -./()\t+xé²٣", max_size=16) | st.text(max_size=16))
+def test_the_digits_of_a_number_are_it_without_its_formatting(text: str) -> None:
+    expected = "".join(ch for ch in text if ch not in " -./()\t")
+    assert normalize._digits(text) == expected
