@@ -27,7 +27,7 @@ import os
 import queue
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -1201,6 +1201,7 @@ class _PeopleWriter:
         self.replaced: list[tuple[int, str]] = []  # every replaced row: (id << 32 | row, kind)
         self.gone: list[int] = []  # ids of replaced people already written
         self.emptied: set[int] = set()  # households of people never written
+        self.members: Counter[str] = Counter()  # household id (COPY text) -> people written
         self.held: deque[_Held] = deque()
         self.people = self.phones = 0  # written
 
@@ -1234,6 +1235,11 @@ class _PeopleWriter:
         for k in sorted(dropped, reverse=True):  # a few per chunk
             del lines[k]
         self.writer.copy(self.person_t, self.line_columns, "\n".join(lines) + "\n")
+        self.members.update(
+            [home for k, home in enumerate(held.households) if k not in dropped]
+            if dropped
+            else held.households
+        )
         self.people += len(lines)
         phones = list(
             map("{}\t{}".format, map(ids.__getitem__, held.phone_people), held.phone_lines)
@@ -1296,6 +1302,7 @@ def load_direct(
         )
         # address key -> household id as COPY text ("" -> NULL: a person without an address).
         households: dict[str, str] = {key: str(hid) for key, hid in cur.fetchall() if key}
+        stored_households = set(households.values())
         households[""] = NULL
         cur.execute(
             "SELECT pg_get_serial_sequence(%s, 'id'), pg_get_serial_sequence(%s, 'id')",
@@ -1333,11 +1340,11 @@ def load_direct(
                     # The chunk's addresses (first row's order) that have no household yet.
                     new_keys = list(itertools.filterfalse(households.__contains__, chunk.addresses))
                     if new_keys:
-                        hids = household_ids.take(len(new_keys))
+                        hids = list(map(str, household_ids.take(len(new_keys))))
                         created_households += len(hids)
-                        households.update(zip(new_keys, map(str, hids), strict=True))
+                        households.update(zip(new_keys, hids, strict=True))
                         fragments = map(chunk.addresses.__getitem__, new_keys)
-                        text = "\n".join(map("{}\t{}".format, hids, fragments))
+                        text = "\n".join(map("\t".join, zip(hids, fragments, strict=True)))
                         writer.copy(household_t, household_columns, text + "\n")
                     homes = list(map(households.__getitem__, chunk.akeys))
                     held = _Held(
@@ -1382,7 +1389,21 @@ def load_direct(
                 f"DELETE FROM {person_t} WHERE id = ANY(%s::bigint[]) RETURNING household_id",
                 [people.gone],
             )
-            emptied |= {hid for (hid,) in cur.fetchall() if hid is not None}
+            for (hid,) in cur.fetchall():
+                if hid is not None:
+                    emptied.add(hid)
+                    people.members[str(hid)] -= 1
+        # Households the load created that none of its people kept (the first rows of repeated
+        # records had them): known from the counts, deleted by primary key. One stored before
+        # may still have people of the other list: checked after the indexes are back.
+        created_empty = sorted(
+            hid
+            for hid in emptied
+            if str(hid) not in stored_households and people.members[str(hid)] <= 0
+        )
+        emptied = {hid for hid in emptied if str(hid) in stored_households}
+        if created_empty:
+            cur.execute(f"DELETE FROM {household_t} WHERE id = ANY(%s::bigint[])", [created_empty])
         if replaced:
             _report_replaced(
                 report, sorted((packed & 0xFFFFFFFF, kind) for packed, kind in replaced)
@@ -1392,18 +1413,16 @@ def load_direct(
         timer.lap("replace_duplicates")
         bulk.restore(cur)
         timer.lap("bulk_restore")
-        removed_households = 0
         if emptied:
-            # Households that only the replaced rows had (the indexes are back: a lookup each).
+            # Stored households that only the replaced rows had (a lookup each).
             cur.execute(
                 f"""DELETE FROM {household_t} h USING unnest(%s::bigint[]) AS g(id)
                     WHERE h.id = g.id
                     AND NOT EXISTS (SELECT 1 FROM {person_t} p WHERE p.household_id = h.id)""",
                 [sorted(emptied)],
             )
-            removed_households = max(cur.rowcount, 0)
         if layout.addressed:
-            counts["households_created"] = created_households - removed_households
+            counts["households_created"] = created_households - len(created_empty)
         if parsed["tag_names"]:
             _tags_define(organization_id, parsed["tag_names"])
             cur.execute(
