@@ -19,7 +19,7 @@ import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 import phonenumbers
 from phonenumbers import PhoneNumberType
@@ -126,39 +126,57 @@ def _desc(desc: Any) -> _Desc:
     return frozenset(desc.possible_length or ()), re.compile(desc.national_number_pattern)
 
 
-def _specials(md: Any) -> tuple[re.Pattern[str] | None, dict[str, int]]:
-    """The special number types of a region as ONE pattern, alternatives in libphonenumber's
-    order, each with its possible lengths as a lookahead: the first alternative that matches
-    the whole number is the type libphonenumber would find testing them one by one."""
-    parts: list[str] = []
-    kinds: dict[str, int] = {}
-    for index, (name, kind) in enumerate(_SPECIAL_TYPES):
-        desc = getattr(md, name, None)
-        if desc is None or not desc.national_number_pattern:
-            continue
-        lengths = sorted(set(desc.possible_length or ()))
-        guard = f"(?=(?:{'|'.join(f'[0-9]{{{n}}}' for n in lengths)})$)" if lengths else ""
-        parts.append(f"(?P<s{index}>{guard}(?:{desc.national_number_pattern}))")
-        kinds[f"s{index}"] = int(kind)
-    return (re.compile("|".join(parts)) if parts else None), kinds
+def _guarded(desc: Any, name: str = "") -> str:
+    """A number description as a pattern of the whole number: its possible lengths as a
+    lookahead, then its pattern; a named group when `name` is given. "" for none."""
+    if desc is None or not desc.national_number_pattern:
+        return ""
+    lengths = sorted(set(desc.possible_length or ()))
+    guard = f"(?=(?:{'|'.join(f'[0-9]{{{n}}}' for n in lengths)})\\Z)" if lengths else ""
+    body = f"{guard}(?:{desc.national_number_pattern})"
+    return f"(?P<{name}>{body})" if name else body
+
+
+class _RegionTypes(NamedTuple):
+    code: int  # the region's country calling code
+    # ONE pattern for libphonenumber's number-type rules: the general description as a
+    # lookahead, then the special types, the fixed line and (when they differ) the mobile
+    # patterns as alternatives in libphonenumber's order. The first alternative that matches
+    # the whole number is the type it would find testing them one by one.
+    pattern: re.Pattern[str] | None
+    kinds: dict[str, int]  # the alternative's group name -> number type
+    mobile: _Desc
+    same: bool  # the fixed line and mobile patterns are the same
 
 
 @lru_cache(maxsize=512)
-def _region_types(
-    region: str,
-) -> tuple[int, _Desc, tuple[re.Pattern[str] | None, dict[str, int]], _Desc, _Desc, bool] | None:
+def _region_types(region: str) -> _RegionTypes | None:
     """A region's number-type patterns, compiled once."""
     md = phonenumbers.PhoneMetadata.metadata_for_region(region)
     if md is None:
         return None
-    return (
-        md.country_code or 0,
-        _desc(md.general_desc),
-        _specials(md),
-        _desc(md.fixed_line),
-        _desc(md.mobile),
-        bool(md.same_mobile_and_fixed_line_pattern),
+    same = bool(md.same_mobile_and_fixed_line_pattern)
+    kinds: dict[str, int] = {}
+    alternatives: list[str] = []
+    named = [
+        (f"s{i}", getattr(md, name, None), int(kind))
+        for i, (name, kind) in enumerate(_SPECIAL_TYPES)
+    ]
+    named.append(("fixed", md.fixed_line, int(PhoneNumberType.FIXED_LINE)))
+    if not same:
+        named.append(("mobile", md.mobile, int(PhoneNumberType.MOBILE)))
+    for group, desc, kind in named:
+        alternative = _guarded(desc, group)
+        if alternative:
+            alternatives.append(alternative)
+            kinds[group] = kind
+    general = _guarded(md.general_desc)
+    pattern = (
+        re.compile(f"(?={general}\\Z)(?:{'|'.join(alternatives)})")
+        if general and alternatives
+        else None
     )
+    return _RegionTypes(md.country_code or 0, pattern, kinds, _desc(md.mobile), same)
 
 
 def _matches(nsn: str, desc: _Desc) -> bool:
@@ -170,22 +188,16 @@ def _matches(nsn: str, desc: _Desc) -> bool:
     return pattern.fullmatch(nsn) is not None
 
 
-def _type_in_region(nsn: str, compiled: tuple[Any, ...]) -> int:
-    """libphonenumber's number-type rules (same order) over precompiled patterns."""
-    _code, general, (specials, special_kinds), fixed, mobile, same = compiled
-    if not _matches(nsn, general):
+def _type_in_region(nsn: str, types: _RegionTypes) -> int:
+    """libphonenumber's number-type rules (same order), with one match of the region's
+    pattern: a fixed line number is also tested as a mobile one (unless the two are the same)."""
+    found = types.pattern.fullmatch(nsn) if types.pattern is not None else None
+    if found is None or found.lastgroup is None:
         return int(PhoneNumberType.UNKNOWN)
-    if specials is not None:
-        found = specials.fullmatch(nsn)
-        if found is not None and found.lastgroup:
-            return special_kinds[found.lastgroup]
-    if _matches(nsn, fixed):
-        if same or _matches(nsn, mobile):
-            return int(PhoneNumberType.FIXED_LINE_OR_MOBILE)
-        return int(PhoneNumberType.FIXED_LINE)
-    if not same and _matches(nsn, mobile):
-        return int(PhoneNumberType.MOBILE)
-    return int(PhoneNumberType.UNKNOWN)
+    kind = types.kinds[found.lastgroup]
+    if kind == PhoneNumberType.FIXED_LINE and (types.same or _matches(nsn, types.mobile)):
+        return int(PhoneNumberType.FIXED_LINE_OR_MOBILE)
+    return kind
 
 
 def _number_type(number: phonenumbers.PhoneNumber, region: str) -> int:
@@ -193,9 +205,9 @@ def _number_type(number: phonenumbers.PhoneNumber, region: str) -> int:
     (the generic lookup recompiles through a cache and, for a code shared by many regions such
     as +1, tests every region in turn; most numbers of a file are from the organization's own
     country). Falls back to libphonenumber itself."""
-    compiled = _region_types(region)
-    if compiled is not None and compiled[0] == number.country_code:
-        found = _type_in_region(phonenumbers.national_significant_number(number), compiled)
+    types = _region_types(region)
+    if types is not None and types.code == number.country_code:
+        found = _type_in_region(phonenumbers.national_significant_number(number), types)
         if found != PhoneNumberType.UNKNOWN:
             return found
     return int(phonenumbers.number_type(number))
@@ -218,15 +230,15 @@ def _invalid(text: str) -> PhoneResult:
 @lru_cache(maxsize=512)
 def _fast_region(
     region: str,
-) -> tuple[str, frozenset[int], str, tuple[Any, ...]] | None:
+) -> tuple[str, frozenset[int], str, _RegionTypes] | None:
     """("+<country code>", national lengths, national prefix, type patterns) of a region whose
     numbers the fast path can type, else None."""
     shape = _region_shape(region)
-    compiled = _region_types(region)
-    if shape is None or compiled is None or compiled[0] != shape[0]:
+    types = _region_types(region)
+    if shape is None or types is None or types.code != shape[0]:
         return None
     code, lengths, prefix = shape
-    return f"+{code}", lengths, prefix, compiled
+    return f"+{code}", lengths, prefix, types
 
 
 def _national_fast(digits: str, region: str) -> tuple[str, str] | None:
@@ -237,10 +249,10 @@ def _national_fast(digits: str, region: str) -> tuple[str, str] | None:
     fast = _fast_region(region)
     if fast is None:
         return None
-    plus_code, lengths, prefix, compiled = fast
+    plus_code, lengths, prefix, types = fast
     if len(digits) not in lengths or (prefix and digits.startswith(prefix)):
         return None
-    number_type = _type_in_region(digits, compiled)
+    number_type = _type_in_region(digits, types)
     if number_type == PhoneNumberType.UNKNOWN:
         return None
     return plus_code + digits, _kind_of(number_type)

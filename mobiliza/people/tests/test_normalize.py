@@ -199,3 +199,33 @@ def test_address_punctuation_becomes_spaces_and_nothing_else_changes(text: str) 
 def test_the_digits_of_a_number_are_it_without_its_formatting(text: str) -> None:
     expected = "".join(ch for ch in text if ch not in " -./()\t")
     assert normalize._digits(text) == expected
+
+
+def test_the_type_patterns_agree_with_libphonenumber_in_every_region() -> None:
+    """Each region's example numbers (every type it has) and random numbers of its lengths:
+    the one-pattern type lookup says what libphonenumber says."""
+    import random
+
+    import phonenumbers
+
+    rng = random.Random(11)
+    checked = 0
+    for region in sorted(phonenumbers.SUPPORTED_REGIONS):
+        md = phonenumbers.PhoneMetadata.metadata_for_region(region)
+        descs = [md.fixed_line, md.mobile, md.toll_free, md.premium_rate, md.shared_cost]
+        descs += [md.voip, md.personal_number, md.pager, md.uan, md.voicemail]
+        samples = [d.example_number for d in descs if d is not None and d.example_number]
+        lengths = list(md.general_desc.possible_length or ()) or [9]
+        samples += [str(rng.randint(10 ** (n - 1), 10**n - 1)) for n in lengths for _ in range(20)]
+        for national in samples:
+            number = phonenumbers.PhoneNumber(
+                country_code=md.country_code, national_number=int(national)
+            )
+            if phonenumbers.region_code_for_number(number) != region:
+                continue  # a code several regions share: libphonenumber picks another
+            assert normalize._number_type(number, region) == phonenumbers.number_type(number), (
+                region,
+                national,
+            )
+            checked += 1
+    assert checked > 3000
