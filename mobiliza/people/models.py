@@ -129,9 +129,17 @@ class Person(OrganizationScopedModel):
     class Meta:
         ordering = ["last_name", "first_name", "id"]
         indexes = [
-            models.Index(
-                fields=["organization", "list", "last_name", "first_name", "id"],
-                name="person_org_name",
+            # The list page's name order, one index per list (migration 0009): the list is
+            # their condition instead of a column every comparison of the build walks through
+            # (the electors' index over a 1M register builds ~0.35 s faster than one index for
+            # both). A query names its list, as the list page and the segments do.
+            *(
+                models.Index(
+                    fields=["organization", "last_name", "first_name", "id"],
+                    name=f"person_{value}_name",
+                    condition=Q(list=value),
+                )
+                for value in PersonList.values
             ),
             # Looked up for equality only (searches, import matching, voting history). On
             # PostgreSQL ordered by bytes (pattern operator class: `=` and `LIKE 'x%'` use it)

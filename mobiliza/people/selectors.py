@@ -172,8 +172,8 @@ class PeoplePage:
 
 
 def _after(cursor: Cursor) -> RawSQL:
-    # A row comparison both databases evaluate with the (organization, list, last_name,
-    # first_name, id) index: the deep page costs the same as the first one.
+    # A row comparison both databases evaluate with the list's (organization, last_name,
+    # first_name, id) index (`person_<list>_name`): the deep page costs the same as the first.
     table = Person._meta.db_table
     return RawSQL(  # noqa: S611 - identifiers are ours, values are parameters
         f'("{table}"."last_name", "{table}"."first_name", "{table}"."id") > (%s, %s, %s)',

@@ -13,7 +13,7 @@ from django.db.models import QuerySet
 from mobiliza.people.filter_builtins import distance_q
 from mobiliza.people.households import households_create_for_table
 from mobiliza.people.models import Household, Person, PersonList, PersonPhone
-from mobiliza.people.selectors import people_queryset
+from mobiliza.people.selectors import Cursor, _after, people_queryset
 
 pytestmark = pytest.mark.django_db
 
@@ -190,3 +190,24 @@ def test_new_households_keep_the_smallest_spelling_by_bytes(org: Any) -> None:
     assert (a.street, a.postcode, a.city) == ("Rua A 1", "7000", "Evora")
     b = Household.objects.get(organization=org, address_key="RUA B 2|7000")
     assert (b.street, b.postcode, b.city) == ("", "", "")
+
+
+def test_each_list_has_its_name_index_and_the_pages_use_it(org: Any) -> None:
+    """The list page's name order comes from the list's own index (migration 0009), for the
+    first page and a deep one, on both lists; a list added later would need its index."""
+    _postgres_only()
+    indexes = _indexes()
+    for value in PersonList.values:
+        definition = indexes[f"person_{value}_name"]
+        assert "(organization_id, last_name, first_name, id)" in definition
+        assert f"WHERE ((list)::text = '{value}'::text)" in definition
+    assert "person_org_name" not in indexes
+    _electors(org)
+    Person.objects.create(organization=org, list=PersonList.CONTACTS, last_name="Costa")
+    for value in PersonList.values:
+        page = people_queryset(organization=org, list=value).order_by(
+            "last_name", "first_name", "id"
+        )
+        assert f"person_{value}_name" in _plan(page[:51].values("pk"))
+        deep = page.filter(_after(Cursor("Last1500", "First1500", 0)))
+        assert f"person_{value}_name" in _plan(deep[:51].values("pk"))
