@@ -443,15 +443,18 @@ def _process_chunk(plan: _Plan, data: bytes, first_line: int) -> ChunkOut:
     if simple is not None:
         text_lines, sep, quotes = simple
         short = max(map(len, text_lines), default=0) <= MAX_FIELD_CHARS  # no value too long
-        separators = list(map(operator.methodcaller("count", sep), text_lines))
-        if quotes >= 0 and quotes != 2 * (sum(separators) + len(text_lines)):
+        regular = _regular_records(plan, text_lines, sep) if short and plan.width > 1 else None
+        if regular is not None:
+            separators = (plan.width - 1) * len(text_lines)
+        else:
+            separators = sum(map(operator.methodcaller("count", sep), text_lines))
+        if quotes >= 0 and quotes != 2 * (separators + len(text_lines)):
             # Some value held a quote: the split was not the csv reading. Read the chunk
             # again with csv.reader, and the rest of the file too (its writer quotes quotes).
             plan.split_ok = False
             return _process_chunk(plan, data, first_line)
-        if short and plan.width > 1 and separators.count(plan.width - 1) == len(text_lines):
-            # All regular: split each line only as far as the last column the mapping reads.
-            records = [text_line.split(sep, plan.reads) for text_line in text_lines]
+        if regular is not None:
+            records = regular
             lines = range(first_line, first_line + len(records))
             out.rows = len(records)
         else:
@@ -576,6 +579,22 @@ def _simple_lines(text: str, delimiter: str, quotechar: str) -> tuple[list[str],
     if text.count("\n") != breaks or (nl == "\r\n" and text.count("\r") != breaks):
         return None
     return lines, sep, quotes
+
+
+def _regular_records(plan: _Plan, text_lines: list[str], sep: str) -> list[list[str]] | None:
+    """The lines split only as far as the last column the mapping reads, when every one has
+    the header's width; else None. A line's separators are counted in its last part only (the
+    columns after the last one read), not along the whole line: counting the NC file's
+    three-character separator (quote, tab, quote) was ~9 % of a worker's instructions."""
+    parts = min(plan.reads, plan.width - 1)
+    records = [text_line.split(sep, parts) for text_line in text_lines]
+    if set(map(len, records)) - {parts + 1}:
+        return None
+    rest = plan.width - 1 - parts  # the separators in the last part of a regular line
+    tails = map(operator.methodcaller("count", sep), map(operator.itemgetter(-1), records))
+    if set(tails) - {rest}:
+        return None
+    return records
 
 
 def _odd_record(plan: _Plan, record: list[str], line: int, out: ChunkOut) -> bool:
