@@ -263,12 +263,13 @@ def _unclosed_quote(line: int, quotechar: str) -> ImportFileError:
     )
 
 
-def iter_spans(
-    fh: BinaryIO, *, start: int, quotechar: str, chunk_bytes: int = CHUNK_BYTES
-) -> Iterator[tuple[int, int, int]]:
-    """(offset, length, first line number) of pieces of the data that end at a record
-    boundary, for workers that read their piece from the file themselves: the same records
-    as `iter_chunks`, without copying the pieces (each read starts at the boundary found)."""
+def _pieces(
+    fh: BinaryIO, start: int, quotechar: str, chunk_bytes: int
+) -> Iterator[tuple[int, bytes, int, int]]:
+    """(offset, bytes read, length of the piece, first line number) of pieces of the data that
+    end at a record boundary (quote parity); each read starts at the boundary found. A record
+    longer than a piece makes the read grow; one longer than `MAX_RECORD_BYTES` is an unclosed
+    quote. Line numbers count from 1 at the header, like a spreadsheet."""
     quote = quotechar.encode()
     offset, line, want = start, 2, chunk_bytes
     while True:
@@ -286,34 +287,24 @@ def iter_spans(
                 continue
         if at_end:
             cut = len(data)  # the end of the file: the rest is the last piece
-        yield offset, cut, line
+        yield offset, data, cut, line
         line += data.count(b"\n", 0, cut)
         offset += cut
         want = chunk_bytes
 
 
+def iter_spans(
+    fh: BinaryIO, *, start: int, quotechar: str, chunk_bytes: int = CHUNK_BYTES
+) -> Iterator[tuple[int, int, int]]:
+    """(offset, length, first line number) of the pieces, for workers that read their piece
+    from the file themselves: nothing of the pieces is copied here."""
+    for offset, _data, cut, line in _pieces(fh, start, quotechar, chunk_bytes):
+        yield offset, cut, line
+
+
 def iter_chunks(
     fh: BinaryIO, *, start: int, quotechar: str, chunk_bytes: int = CHUNK_BYTES
 ) -> Iterator[tuple[bytes, int]]:
-    """Yield (bytes, first line number) pieces of the data, each ending at a record boundary.
-    Line numbers count from 1 at the header, like a spreadsheet."""
-    quote = quotechar.encode()
-    fh.seek(start)
-    carry = b""
-    line = 2
-    while True:
-        block = fh.read(chunk_bytes)
-        if not block:
-            if carry:
-                yield carry, line
-            return
-        data = carry + block if carry else block
-        cut = _last_record_boundary(data, quote)
-        if cut <= 0:
-            if len(data) > MAX_RECORD_BYTES:
-                raise _unclosed_quote(line, quotechar)
-            carry = data
-            continue
-        chunk, carry = data[:cut], data[cut:]
-        yield chunk, line
-        line += chunk.count(b"\n")
+    """(bytes, first line number) of the pieces, for a parse in this process."""
+    for _offset, data, cut, line in _pieces(fh, start, quotechar, chunk_bytes):
+        yield (data if cut == len(data) else data[:cut]), line
