@@ -38,6 +38,7 @@ from mobiliza.people.imports.rows import (
     ChunkOut,
     _copy_text,
     _escape_copy,
+    copy_text_is_plain,
 )
 
 # A source of one person column, in the worker: ("stage", staging column, default COPY text or
@@ -127,16 +128,10 @@ def _texts(values: list[Any] | None, null: str, n: int, text: bool) -> list[str]
 
 def _text_lines(columns: Sequence[Sequence[str]]) -> list[str]:
     """COPY text lines of columns of text (no NULL): joined as they are, then the whole text
-    checked at once (no backslash or carriage return, a tab per separator, a line break per
-    line); escaped value by value only when some value needs it."""
+    checked at once (`rows.copy_text_is_plain`); escaped value by value only when some value
+    needs it."""
     lines = list(map("\t".join, zip(*columns, strict=True)))
-    text = "\n".join(lines)
-    if (
-        "\\" in text
-        or "\r" in text
-        or text.count("\n") != len(lines) - 1
-        or text.count("\t") != len(lines) * (len(columns) - 1)
-    ):
+    if not copy_text_is_plain("\n".join(lines), len(lines), len(columns)):
         return ["\t".join(map(_escape_copy, values)) for values in zip(*columns, strict=True)]
     return lines
 

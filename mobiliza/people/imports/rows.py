@@ -280,14 +280,21 @@ def _copy_lines(rows: list[Any]) -> str:
     )
     # Each NULL is written `\N`: any other backslash comes from a value.
     nulls = sum([values.count(None) for values in rows])
-    if (
-        text.count("\\") != nulls
-        or "\r" in text
-        or text.count("\n") != len(rows) - 1
-        or text.count("\t") != len(rows) * (len(rows[0]) - 1)
-    ):
+    if not copy_text_is_plain(text, len(rows), len(rows[0]), nulls):
         return "\n".join([_copy_line(values) for values in rows]) + "\n"
     return text + "\n"
+
+
+def copy_text_is_plain(text: str, lines: int, width: int, nulls: int = 0) -> bool:
+    """`text`, values joined by tabs and lines by line breaks as they are, is right as COPY
+    text: no backslash but the `nulls` NULL markers, no carriage return, one tab per separator
+    and one line break per line (so no value holds one). Else its values need escaping."""
+    return (
+        text.count("\\") == nulls
+        and "\r" not in text
+        and text.count("\n") == lines - 1
+        and text.count("\t") == lines * (width - 1)
+    )
 
 
 def _parse_date(text: str, date_format: str) -> dt.date | None:
@@ -806,8 +813,9 @@ def _people_columns(
     """The staging rows of a chunk's regular records (all of the header's width), column by
     column: `PEOPLE_COLUMNS` in order, each a list with a value per kept record, or None when
     it is NULL on every one (the direct load writes its lines from the columns as they are).
-    Records without anything to identify a person are counted rejected and left out. The problems are sorted by line: in
-    a line, in the mapping's order, then the phones, then "no_identity"."""
+    Records without anything to identify a person are counted rejected and left out. The
+    problems are sorted by line: in a line, in the mapping's order, then the phones, then
+    "no_identity"."""
     n = len(records)
     cols: list[Any] = [None if v is None else [v] * n for v in plan.template]
     if not n:
