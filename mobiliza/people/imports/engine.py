@@ -1,8 +1,10 @@
 """The import pipeline: stream the file, parse and normalize rows on every core, load them into
 staging tables, then apply them to people with a few set-based SQL statements.
 
-    file ──► reader.iter_chunks ──► worker processes (rows.process_chunk) ──► staging tables
-          (record boundaries)       (csv, phones, time zone, address key)     (COPY / executemany)
+    file ──► reader.iter_spans ──► worker processes (read their span; ──► staging tables
+          (record boundaries)      rows.process_chunk: csv, phones,     (COPY / executemany)
+                                   time zone, address key)
+          (one process, small files: reader.iter_chunks ──► rows.process_chunk here)
 
     staging ──► one transaction: later-row-wins dedupe, matching (external id, phone, email),
                 households, INSERT ... SELECT new people, UPDATE ... FROM matched people,
