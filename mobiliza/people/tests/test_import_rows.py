@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import uuid
 from typing import Any
 
@@ -320,3 +321,71 @@ def test_the_direct_loads_public_ids_are_random_version_4_uuids() -> None:
     # The other bits are left random: every hex digit shows up at every free position.
     free = [i for i in range(32) if i not in (12, 16)]
     assert all(len({text[i] for text in ids}) == 16 for i in free)
+
+
+_TEXT = st.text(
+    alphabet=st.sampled_from(["a", "É", " ", "\t", '"', "\\", "€", "x", "1", "-"]), max_size=8
+)
+
+
+@settings(max_examples=60, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@given(
+    values=st.lists(
+        st.tuples(
+            _TEXT,  # first name (limit 100)
+            st.one_of(_TEXT, st.just("long " * 30)),  # postcode (limit 32)
+            _TEXT,  # custom "team"
+            st.one_of(_TEXT, st.sampled_from(["A", "B", ""])),  # custom "zz" (a code)
+            _TEXT,  # custom "b" (the shortest key)
+        ),
+        min_size=1,
+        max_size=30,
+    )
+)
+def test_text_columns_and_custom_fields_are_each_value_stripped_and_cut(
+    values: list[tuple[str, str, str, str, str]],
+) -> None:
+    """The column-wise builders give, value by value, what the rule says: stripped, cut to
+    the field's length, an empty value left NULL; custom fields one JSON object per row with
+    the non-empty values (cut to 1,000), its keys in jsonb's order (shorter first)."""
+    header = ["first", "post", "team", "zz", "b"]
+    mapping = {
+        "first": "first_name",
+        "post": "postcode",
+        "team": "custom:team",
+        "zz": "custom:zz",
+        "b": "custom:b",
+    }
+    cfg = ParseConfig(
+        kind="people",
+        header=header,
+        mapping=mapping,
+        encoding="utf-8",
+        delimiter=";",
+        quotechar='"',
+        region="PT",
+        default_tz="",
+        output="direct",
+    )
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, delimiter=";", lineterminator="\n")
+    rows_in = [(f"N{i}{first}", *rest) for i, (first, *rest) in enumerate(values)]
+    writer.writerows(rows_in)
+    out = process_chunk(_Plan(cfg), buffer.getvalue().encode(), 2)
+    cols = out.main
+    first_at, post_at, custom_at = (
+        PEOPLE_COLUMNS.index(name) for name in ("first_name", "postcode", "custom_fields")
+    )
+    assert cols[first_at] == [row[0].strip()[:100] or None for row in rows_in]
+    assert cols[post_at] == [row[1].strip()[:32] or None for row in rows_in]
+    for row, text in zip(rows_in, cols[custom_at] or [None] * len(rows_in), strict=True):
+        expected = {
+            key: value.strip()[:1000]
+            for key, value in zip(("team", "zz", "b"), row[2:], strict=True)
+            if value.strip()
+        }
+        if not expected:
+            assert text is None
+            continue
+        assert json.loads(text) == expected
+        assert list(json.loads(text)) == sorted(expected, key=lambda key: (len(key), key))
