@@ -983,22 +983,16 @@ def direct_wanted(
 
 
 def _reserve(raw: Any, sequence: str, n: int) -> list[int]:
-    """`n` new values of `sequence` (one statement; correct whatever else uses it). They come
-    back as their bounds when they follow each other (no one else took some meanwhile): a
-    hundred thousand rows less to convert."""
+    """`n` new values of `sequence`, in one step: the sequence moved past them by `setval`
+    (no `nextval` per value). Only for the direct load, which holds its tables in SHARE ROW
+    EXCLUSIVE mode: no one else can insert into them, so no one takes values of their
+    sequences meanwhile (and if something did, the primary key, which stays during the load,
+    would refuse the second row with the id, failing the import as a whole)."""
     raw.execute(
-        """SELECT min(v), max(v) FROM (
-               SELECT nextval(%s::regclass) AS v FROM generate_series(1, %s)
-           ) s""",
-        [sequence, n],
+        "SELECT setval(%s::regclass, nextval(%s::regclass) + %s - 1)", [sequence, sequence, n]
     )
-    low, high = raw.fetchone()
-    if high - low + 1 == n:
-        return list(range(low, high + 1))
-    raw.execute(  # interleaved with another session's: these take no more than they need
-        "SELECT nextval(%s::regclass) FROM generate_series(1, %s)", [sequence, n]
-    )
-    return [row[0] for row in raw.fetchall()]
+    high = int(raw.fetchone()[0])
+    return list(range(high - n + 1, high + 1))
 
 
 def _copy(
@@ -1174,7 +1168,7 @@ class _Held:
     households: list[str]  # each person's household id as COPY text (NULL for none)
     lines: list[str]  # each person's COPY line
     phone_people: list[int]  # the person (index) of each phone line
-    phone_lines: list[str]  # phone COPY lines without the person id
+    phone_lines: list[str]  # phone COPY lines without the ids, one per `phone_people`
     tags: list[tuple[int, str]]  # (person index, tag name)
     dropped: set[int] = field(default_factory=set)  # indexes of people replaced meanwhile
 
@@ -1196,8 +1190,9 @@ class _PeopleWriter:
         writer: _CopyWriter,
         tables: tuple[str, str, str],
         line_columns: tuple[str, ...],
+        phone_ids: _Ids,
     ) -> None:
-        self.writer, self.line_columns = writer, line_columns
+        self.writer, self.line_columns, self.phone_ids = writer, line_columns, phone_ids
         self.person_t, self.phone_t, self.tags_t = tables
         self.seen: dict[str | None, int] = {}  # key -> id << 32 | row number holding it
         self.replaced: list[tuple[int, str]] = []  # every replaced row: (id << 32 | row, kind)
@@ -1243,16 +1238,19 @@ class _PeopleWriter:
             else held.households
         )
         self.people += len(lines)
-        phones = list(
-            map("{}\t{}".format, map(ids.__getitem__, held.phone_people), held.phone_lines)
-        )
+        owners, phone_lines = held.phone_people, held.phone_lines
         if dropped:
-            phones = [
-                line for k, line in zip(held.phone_people, phones, strict=True) if k not in dropped
-            ]
-        if phones:
-            self.writer.copy(self.phone_t, _PHONE_COLUMNS, "\n".join(phones) + "\n")
-            self.phones += len(phones)
+            kept = [j for j, k in enumerate(owners) if k not in dropped]
+            owners = list(map(owners.__getitem__, kept))
+            phone_lines = list(map(phone_lines.__getitem__, kept))
+        if owners:
+            # "id \t person id \t the worker's line", in one pass.
+            phone_ids = self.phone_ids.take(len(owners))
+            text = "\n".join(
+                map("{}\t{}\t{}".format, phone_ids, map(ids.__getitem__, owners), phone_lines)
+            )
+            self.writer.copy(self.phone_t, _PHONE_COLUMNS, text + "\n")
+            self.phones += len(owners)
         tags = "".join(
             f"{ids[k]}\t{_escape_copy(name)}\n" for k, name in held.tags if k not in dropped
         )
@@ -1260,7 +1258,7 @@ class _PeopleWriter:
             self.writer.copy(self.tags_t, TAG_COLUMNS, tags)
 
 
-_PHONE_COLUMNS = ("person_id", "raw", "e164", "kind", "is_valid", "position")
+_PHONE_COLUMNS = ("id", "person_id", "raw", "e164", "kind", "is_valid", "position")
 
 
 def load_direct(
@@ -1307,10 +1305,11 @@ def load_direct(
         stored_households = set(households.values())
         households[""] = NULL
         cur.execute(
-            "SELECT pg_get_serial_sequence(%s, 'id'), pg_get_serial_sequence(%s, 'id')",
-            [person_t, household_t],
+            """SELECT pg_get_serial_sequence(%s, 'id'), pg_get_serial_sequence(%s, 'id'),
+                      pg_get_serial_sequence(%s, 'id')""",
+            [person_t, household_t, phone_t],
         )
-        person_seq, household_seq = cur.fetchone()
+        person_seq, household_seq, phone_seq = cur.fetchone()
         now = _copy_text_of(_now_param())
         defaults = _TemporaryDefaults(cur)
         defaults.set(person_t, layout.constants)
@@ -1329,7 +1328,10 @@ def load_direct(
         person_ids = _Ids(person_seq, writer)
         household_ids = _Ids(household_seq, writer)
         people = _PeopleWriter(
-            writer, (person_t, phone_t, stage.tags), ("id", "household_id", *layout.line_columns)
+            writer,
+            (person_t, phone_t, stage.tags),
+            ("id", "household_id", *layout.line_columns),
+            _Ids(phone_seq, writer),
         )
         with gc_paused():  # the chunks' objects build no reference cycles
             try:
@@ -1357,7 +1359,8 @@ def load_direct(
                             for pid, home, line in zip(ids, homes, chunk.people, strict=True)
                         ],
                         phone_people=chunk.phone_people,
-                        phone_lines=chunk.phones.split("\n") if chunk.phone_people else [],
+                        # (the text ends with a line break)
+                        phone_lines=chunk.phones[:-1].split("\n") if chunk.phone_people else [],
                         tags=chunk.tags,
                     )
                     people.add(held, chunk.row_nums, chunk.dkeys)

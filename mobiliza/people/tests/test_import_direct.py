@@ -227,6 +227,27 @@ def test_a_list_with_people_is_matched_the_general_way(
     assert Person.objects.filter(organization=org).count() == first.counts["created"] + 10
 
 
+def test_the_ids_a_direct_load_gives_are_taken_from_the_sequences(
+    org: Any, tmp_path: Path, direct_for_any_size: None
+) -> None:
+    """The load reserves its ids by moving each sequence past them (setval): rows added
+    afterwards, the usual way, get ids of their own."""
+    job = run_import(org, write_file(tmp_path, "a.csv", _content(30)), mapping=MAPPING)
+    assert job.options["timings"]["direct"] == 1
+    loaded_phones = list(PersonPhone.objects.filter(organization=org).values_list("id", flat=True))
+    assert len(set(loaded_phones)) == len(loaded_phones) == job.counts["phones_added"] > 0
+    household = Household.objects.create(organization=org, address_key="LATER|1|X", street="X")
+    person = Person.objects.create(organization=org, first_name="Later", household=household)
+    phone = PersonPhone.objects.create(
+        organization=org, person=person, raw="912345678", e164="+351912345678"
+    )
+    assert person.pk > max(Person.objects.exclude(pk=person.pk).values_list("id", flat=True))
+    assert phone.pk > max(loaded_phones)
+    assert household.pk > max(
+        Household.objects.exclude(pk=household.pk).values_list("id", flat=True)
+    )
+
+
 @pytest.mark.django_db(transaction=True)
 def test_the_page_sees_the_progress_of_a_direct_load(
     tmp_path: Path, direct_for_any_size: None
