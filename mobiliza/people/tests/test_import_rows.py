@@ -313,7 +313,9 @@ def test_a_cp1252_chunk_decodes_as_the_cp1252_codec_does(data: bytes) -> None:
 
 
 def test_the_direct_loads_public_ids_are_random_version_4_uuids() -> None:
+    assert new_uuids(0) == [] and len(new_uuids(1)[0]) == 32
     ids = new_uuids(20_000)
+    assert len(ids) == 20_000
     parsed = [uuid.UUID(text) for text in ids]
     assert all(u.version == 4 and u.variant == uuid.RFC_4122 for u in parsed)
     assert all(u.hex == text for u, text in zip(parsed, ids, strict=True))
