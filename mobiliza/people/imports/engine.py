@@ -542,6 +542,8 @@ def _insert_columns(
 # organizations), is applied in bulk mode on PostgreSQL (see `_BulkMode`).
 BULK_MIN_ROWS = 50_000
 BULK_MIN_RATIO = 0.5
+# The statistics target of the ANALYZE that ends a bulk load (PostgreSQL's default: 100).
+BULK_STATISTICS_TARGET = 30
 
 
 class _BulkMode:
@@ -612,13 +614,22 @@ class _BulkMode:
             self.rebuild.append(definition)
 
     def restore(self, cur: Any) -> None:
-        if _postgres():
+        postgres = _postgres()
+        if postgres:
             _run_pending_checks(cur)
             cur.execute("SET LOCAL maintenance_work_mem = '256MB'")
         for statement in [*self.rebuild, *self.foreign_keys]:
             cur.execute(statement)
+        if postgres:
+            # Statistics for the plans of the first minutes, from a smaller sample (9,000
+            # rows instead of 30,000: ~0.3 s instead of ~1.2 s for 1M people). The load's rows
+            # count as changes after COMMIT, so autovacuum analyzes the tables again with the
+            # full target soon after: a full ANALYZE here would be done twice.
+            cur.execute(f"SET LOCAL default_statistics_target = {BULK_STATISTICS_TARGET}")
         for table in self.tables:
             cur.execute(f"ANALYZE {table}")
+        if postgres:
+            cur.execute("SET LOCAL default_statistics_target TO DEFAULT")
 
 
 def _tune_transaction(cur: Any) -> None:

@@ -110,3 +110,30 @@ def test_a_failed_bulk_load_leaves_rows_and_schema_as_they_were(
 def test_small_loads_into_a_big_table_are_not_bulk(org: Any, tmp_path: Path) -> None:
     with connection.cursor() as cursor:
         assert not engine._BulkMode.wanted(cursor, 10)  # below BULK_MIN_ROWS
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's statistics")
+def test_a_bulk_load_leaves_the_tables_analyzed_from_a_smaller_sample(
+    org: Any, tmp_path: Path, bulk: list[bool]
+) -> None:
+    """The planner has statistics for the loaded tables at COMMIT, taken with the bulk
+    target (autovacuum takes the full ones after: the load's rows count as changes)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW default_statistics_target")
+        default = cursor.fetchone()[0]
+    job = run_import(org, _file(tmp_path, 12_000))
+    assert bulk == [True] and job.status == ImportJob.Status.DONE, job.error_message
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT tablename, count(*) FROM pg_stats WHERE tablename = ANY(%s) GROUP BY 1",
+            [list(TABLES)],
+        )
+        assert {table for table, columns in cursor.fetchall() if columns} == set(TABLES)
+        # The histogram of a column of distinct values has (target + 1) bounds.
+        cursor.execute(
+            "SELECT array_length(histogram_bounds::text::text[], 1) FROM pg_stats "
+            "WHERE tablename = 'people_person' AND attname = 'first_name'"
+        )
+        assert cursor.fetchone()[0] == engine.BULK_STATISTICS_TARGET + 1
+        cursor.execute("SHOW default_statistics_target")
+        assert cursor.fetchone()[0] == default
