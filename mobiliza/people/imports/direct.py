@@ -198,7 +198,8 @@ def init_worker(cfg: rows_module.ParseConfig, path: str, layout: DirectLayout) -
     _LAYOUT = layout
 
 
-def process_span_in_worker(offset: int, length: int, first_line: int) -> DirectChunk:
+def process_span_in_worker(*span: int) -> DirectChunk:
+    """A piece of the file (`reader.Span`) parsed, as a direct-load chunk."""
     assert _LAYOUT is not None
     with rows_module.gc_paused():
-        return to_direct(rows_module.process_span_in_worker(offset, length, first_line), _LAYOUT)
+        return to_direct(rows_module.process_span_in_worker(*span), _LAYOUT)

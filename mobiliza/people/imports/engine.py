@@ -295,7 +295,7 @@ def _chunk_results(
         ctx = multiprocessing.get_context("spawn")
         if layout is None:
             pool = ctx.Pool(workers, initializer=init_worker, initargs=(cfg, str(path)))
-            work: Callable[[int, int, int], Any] = process_span_in_worker
+            work: Callable[..., Any] = process_span_in_worker
         else:
             pool = ctx.Pool(
                 workers, initializer=direct.init_worker, initargs=(cfg, str(path), layout)
@@ -303,8 +303,8 @@ def _chunk_results(
             work = direct.process_span_in_worker
         with pool:
             pending: deque[tuple[Any, int]] = deque()
-            for offset, length, line in spans:
-                pending.append((pool.apply_async(work, (offset, length, line)), offset + length))
+            for span in spans:
+                pending.append((pool.apply_async(work, span), span.offset + span.length))
                 if len(pending) >= workers * 2:
                     result, upto = pending.popleft()
                     yield result.get(), upto

@@ -12,7 +12,7 @@ import io
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 
 from django.utils.translation import gettext as _
 
@@ -235,9 +235,12 @@ def _record_boundary(data: bytes, quote: bytes, max_tries: int = 10_000) -> int:
     return 0
 
 
-def _last_record_boundary(data: bytes, quote: bytes, max_tries: int = 10_000) -> int:
-    """The offset just after the last newline of `data` that ends a record (an even number of
-    quotes before it); 0 if none among the last `max_tries` lines."""
+def _last_record_boundary(
+    data: bytes, quote: bytes, max_tries: int = 10_000
+) -> tuple[int, int, int]:
+    """(the offset just after the last newline of `data` that ends a record (an even number
+    of quotes before it), or 0 if none among the last `max_tries` lines; the quotes before
+    that offset; the quotes in `data`)."""
     total = data.count(quote)
     after = 0
     end = len(data)
@@ -246,11 +249,11 @@ def _last_record_boundary(data: bytes, quote: bytes, max_tries: int = 10_000) ->
     while pos >= 0 and tries < max_tries:
         after += data.count(quote, pos, end)
         if (total - after) % 2 == 0:
-            return pos + 1
+            return pos + 1, total - after, total
         end = pos
         pos = data.rfind(b"\n", 0, pos)
         tries += 1
-    return 0
+    return 0, 0, total
 
 
 def _unclosed_quote(line: int, quotechar: str) -> ImportFileError:
@@ -263,13 +266,25 @@ def _unclosed_quote(line: int, quotechar: str) -> ImportFileError:
     )
 
 
+class Span(NamedTuple):
+    """A piece of the data, for a worker that reads it from the file itself. `quotes` and
+    `breaks` (line breaks) are the piece's counts of those bytes, which finding its end
+    counted anyway: the worker's check of its split needs them."""
+
+    offset: int
+    length: int
+    first_line: int
+    quotes: int
+    breaks: int
+
+
 def _pieces(
     fh: BinaryIO, start: int, quotechar: str, chunk_bytes: int
-) -> Iterator[tuple[int, bytes, int, int]]:
-    """(offset, bytes read, length of the piece, first line number) of pieces of the data that
-    end at a record boundary (quote parity); each read starts at the boundary found. A record
-    longer than a piece makes the read grow; one longer than `MAX_RECORD_BYTES` is an unclosed
-    quote. Line numbers count from 1 at the header, like a spreadsheet."""
+) -> Iterator[tuple[Span, bytes]]:
+    """Pieces of the data that end at a record boundary (quote parity), with the bytes read
+    (the piece and maybe more). Line numbers count from 1 at the header, like a spreadsheet;
+    each read starts at the boundary found. A record longer than a piece makes the read grow;
+    one longer than `MAX_RECORD_BYTES` is an unclosed quote."""
     quote = quotechar.encode()
     offset, line, want = start, 2, chunk_bytes
     while True:
@@ -278,7 +293,7 @@ def _pieces(
         if not data:
             return
         at_end = len(data) < want
-        cut = _last_record_boundary(data, quote)
+        cut, quotes, total = _last_record_boundary(data, quote)
         if cut <= 0:
             if len(data) > MAX_RECORD_BYTES:
                 raise _unclosed_quote(line, quotechar)
@@ -286,25 +301,26 @@ def _pieces(
                 want *= 2  # a record longer than a piece: read more of it
                 continue
         if at_end:
-            cut = len(data)  # the end of the file: the rest is the last piece
-        yield offset, data, cut, line
-        line += data.count(b"\n", 0, cut)
+            cut, quotes = len(data), total  # the end of the file: the rest is the last piece
+        breaks = data.count(b"\n", 0, cut)
+        yield Span(offset, cut, line, quotes, breaks), data
+        line += breaks
         offset += cut
         want = chunk_bytes
 
 
 def iter_spans(
     fh: BinaryIO, *, start: int, quotechar: str, chunk_bytes: int = CHUNK_BYTES
-) -> Iterator[tuple[int, int, int]]:
-    """(offset, length, first line number) of the pieces, for workers that read their piece
-    from the file themselves: nothing of the pieces is copied here."""
-    for offset, _data, cut, line in _pieces(fh, start, quotechar, chunk_bytes):
-        yield offset, cut, line
+) -> Iterator[Span]:
+    """The pieces, for workers that read their piece from the file themselves: nothing of the
+    pieces is copied here."""
+    for span, _data in _pieces(fh, start, quotechar, chunk_bytes):
+        yield span
 
 
 def iter_chunks(
     fh: BinaryIO, *, start: int, quotechar: str, chunk_bytes: int = CHUNK_BYTES
 ) -> Iterator[tuple[bytes, int]]:
     """(bytes, first line number) of the pieces, for a parse in this process."""
-    for _offset, data, cut, line in _pieces(fh, start, quotechar, chunk_bytes):
-        yield (data if cut == len(data) else data[:cut]), line
+    for span, data in _pieces(fh, start, quotechar, chunk_bytes):
+        yield (data if span.length == len(data) else data[: span.length]), span.first_line

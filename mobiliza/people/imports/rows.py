@@ -125,6 +125,9 @@ class ChunkOut:
     custom_keys: set[str] = field(default_factory=set)
 
 
+_ASCII = "".join(map(chr, range(128)))
+
+
 class _Plan:
     """The mapping compiled to column indexes, once per worker."""
 
@@ -134,7 +137,19 @@ class _Plan:
         # Chunks are split on the delimiter without csv.reader while they can be (see
         # `_simple_lines`); False once a chunk's values held quotes.
         self.split_ok = True
-        self.cp1252 = codecs.lookup(cfg.encoding).name == "cp1252"
+        codec = codecs.lookup(cfg.encoding).name
+        self.cp1252 = codec == "cp1252"
+        # The counts of quote and line break bytes that the main process finds (see
+        # `reader.Span`) are the counts of those characters in the text: an ASCII quote, and an
+        # encoding whose bytes below 128 are always those characters (UTF-8, one byte each).
+        self.byte_counts = (
+            cfg.quotechar.isascii()
+            and bytes(range(128)).decode(cfg.encoding, errors="replace") == _ASCII
+            and (
+                codec in {"utf-8", "utf-8-sig"}
+                or len(bytes(range(256)).decode(cfg.encoding, errors="replace")) == 256
+            )
+        )
         targets = PERSON_TARGETS if cfg.kind == "people" else VOTE_TARGETS
         self.by_target: dict[str, list[int]] = {}
         self.custom: list[tuple[str, int]] = []
@@ -394,18 +409,28 @@ def read_span(offset: int, length: int) -> bytes:
     return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
-def process_span_in_worker(offset: int, length: int, first_line: int) -> ChunkOut:
+def process_span_in_worker(
+    offset: int, length: int, first_line: int, quotes: int = -1, breaks: int = -1
+) -> ChunkOut:
+    """A piece of the file (`reader.Span`): read, then parsed. `quotes` and `breaks` are its
+    counts of quote and line break bytes (-1: unknown)."""
     assert _PLAN is not None
     data = read_span(offset, length)
     if len(data) < length:
         return ChunkOut(main=[], phones=[], tags=[], fatal=(first_line, "file_changed", {}))
-    return process_chunk(_PLAN, data, first_line)
+    counts = (quotes, breaks) if quotes >= 0 and breaks >= 0 else None
+    return process_chunk(_PLAN, data, first_line, counts)
 
 
-def process_chunk(plan: _Plan, data: bytes, first_line: int) -> ChunkOut:
-    """One chunk's staging rows."""
+def process_chunk(
+    plan: _Plan, data: bytes, first_line: int, counts: tuple[int, int] | None = None
+) -> ChunkOut:
+    """One chunk's staging rows. `counts`: the chunk's numbers of quote bytes and of line
+    break bytes, when the caller has counted them (else they are counted here if needed)."""
+    if not plan.byte_counts:
+        counts = None
     with gc_paused():
-        return _process_chunk(plan, data, first_line)
+        return _process_chunk(plan, data, first_line, counts)
 
 
 @contextlib.contextmanager
@@ -436,7 +461,9 @@ def _decode(data: bytes, encoding: str, cp1252: bool) -> str:
     return data.decode(encoding)
 
 
-def _process_chunk(plan: _Plan, data: bytes, first_line: int) -> ChunkOut:
+def _process_chunk(
+    plan: _Plan, data: bytes, first_line: int, counts: tuple[int, int] | None = None
+) -> ChunkOut:
     cfg = plan.cfg
     out = ChunkOut(main=[], phones=[], tags=[])
     try:
@@ -450,7 +477,7 @@ def _process_chunk(plan: _Plan, data: bytes, first_line: int) -> ChunkOut:
     # the others.
     records: list[list[str]] = []
     lines: Sequence[int] = []
-    simple = _simple_lines(text, cfg.delimiter, cfg.quotechar) if plan.split_ok else None
+    simple = _simple_lines(text, cfg.delimiter, cfg.quotechar, counts) if plan.split_ok else None
     if simple is not None:
         text_lines, sep, quotes = simple
         short = max(map(len, text_lines), default=0) <= MAX_FIELD_CHARS  # no value too long
@@ -547,7 +574,9 @@ def _take(
         lines.append(line)
 
 
-def _simple_lines(text: str, delimiter: str, quotechar: str) -> tuple[list[str], str, int] | None:
+def _simple_lines(
+    text: str, delimiter: str, quotechar: str, counts: tuple[int, int] | None = None
+) -> tuple[list[str], str, int] | None:
     """A chunk that needs no csv state machine as its lines (one record each, from the
     chunk's first line on), the separator that splits a line into its values, and the number
     of quotes the text holds (-1: no quoting at all).
@@ -558,7 +587,8 @@ def _simple_lines(text: str, delimiter: str, quotechar: str) -> tuple[list[str],
     none holds a line break or carriage return of its own: the counts say so. In the quoted
     case, the caller still checks that the text holds exactly two quotes per value split
     (those around each line and each separator), else some value held a quote and csv.reader
-    must read the chunk. None: csv.reader must read the chunk."""
+    must read the chunk. None: csv.reader must read the chunk. `counts`: the text's numbers of
+    quotes and line breaks, if known."""
     if (
         len(text) > CSV_FIELD_LIMIT  # csv.reader would refuse a field this long
         or len(delimiter) != 1
@@ -577,7 +607,7 @@ def _simple_lines(text: str, delimiter: str, quotechar: str) -> tuple[list[str],
             return None
         lines = text[1 : len(text) - tail].split(quotechar + nl + quotechar)
         sep = quotechar + delimiter + quotechar
-        quotes = text.count(quotechar)
+        quotes = text.count(quotechar) if counts is None else counts[0]
     elif quotechar not in text:
         lines = text.split(nl)
         if ended:
@@ -587,7 +617,8 @@ def _simple_lines(text: str, delimiter: str, quotechar: str) -> tuple[list[str],
     else:
         return None
     breaks = len(lines) - 1 + ended
-    if text.count("\n") != breaks or (nl == "\r\n" and text.count("\r") != breaks):
+    found = text.count("\n") if counts is None else counts[1]
+    if found != breaks or (nl == "\r\n" and text.count("\r") != breaks):
         return None
     return lines, sep, quotes
 

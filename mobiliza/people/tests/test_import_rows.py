@@ -283,9 +283,11 @@ def test_the_spans_workers_read_end_at_record_boundaries(
         chunks = list(iter_chunks(fh, start=start, quotechar='"', chunk_bytes=chunk_bytes))
     at = start
     read: list[list[str]] = []
-    for offset, length, line in spans:
+    for offset, length, line, quotes, breaks in spans:
         assert offset == at and length > 0
         assert line == 2 + data[start:offset].count(b"\n")
+        assert quotes == data[offset : offset + length].count(b'"')
+        assert breaks == data[offset : offset + length].count(b"\n")
         piece = data[offset : offset + length].decode()
         read.extend(csv.reader(io.StringIO(piece, newline="")))
         at += length
@@ -391,3 +393,13 @@ def test_text_columns_and_custom_fields_are_each_value_stripped_and_cut(
             continue
         assert json.loads(text) == expected
         assert list(json.loads(text)) == sorted(expected, key=lambda key: (len(key), key))
+
+
+def test_the_byte_counts_of_a_piece_are_trusted_only_where_bytes_are_characters() -> None:
+    """A worker takes the main process's counts of quote and line break bytes as the counts
+    of those characters only for an ASCII quote in UTF-8 or a one-byte ASCII-based encoding."""
+    for encoding in ("utf-8", "latin-1", "cp1252", "iso8859-15"):
+        assert _Plan(_cfg(encoding=encoding)).byte_counts, encoding
+    for encoding in ("utf-16", "shift_jis", "cp500"):
+        assert not _Plan(_cfg(encoding=encoding)).byte_counts, encoding
+    assert not _Plan(_cfg(quotechar="«", encoding="latin-1")).byte_counts
