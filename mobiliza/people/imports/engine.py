@@ -1209,7 +1209,7 @@ class _PeopleWriter:
         self.replaced: list[tuple[int, str]] = []  # every replaced row: (id << 32 | row, kind)
         self.gone: list[int] = []  # ids of replaced people already written
         self.emptied: set[int] = set()  # households of people never written
-        self.members: Counter[str] = Counter()  # household id (COPY text) -> people written
+        self.homes: list[list[str]] = []  # each written chunk's households (COPY text)
         self.held: deque[_Held] = deque()
         self.people = self.phones = 0  # written
 
@@ -1238,12 +1238,17 @@ class _PeopleWriter:
         while self.held:
             self._write(self.held.popleft())
 
+    def members(self, households: set[str]) -> Counter[str]:
+        """How many written people each of these households (COPY text ids) has: one pass
+        over the written people's households, only these few counted."""
+        return Counter(filter(households.__contains__, itertools.chain.from_iterable(self.homes)))
+
     def _write(self, held: _Held) -> None:
         dropped, ids, lines = held.dropped, held.ids, held.lines
         for k in sorted(dropped, reverse=True):  # a few per chunk
             del lines[k]
         self.writer.copy(self.person_t, self.line_columns, "\n".join(lines) + "\n")
-        self.members.update(
+        self.homes.append(
             [home for k, home in enumerate(held.households) if k not in dropped]
             if dropped
             else held.households
@@ -1390,6 +1395,7 @@ def load_direct(
         counts: dict[str, int] = {"updated": 0, "skipped": 0, "duplicate": len(replaced)}
         emptied = people.emptied
         gone_phones = 0
+        gone_homes: list[int] = []
         if people.gone:
             # Joined with the list as a table (a hash join), not `= ANY(array)`: that tests
             # the whole array for every phone.
@@ -1405,18 +1411,15 @@ def load_direct(
                 f"DELETE FROM {person_t} WHERE id = ANY(%s::bigint[]) RETURNING household_id",
                 [people.gone],
             )
-            for (hid,) in cur.fetchall():
-                if hid is not None:
-                    emptied.add(hid)
-                    people.members[str(hid)] -= 1
+            gone_homes = [hid for (hid,) in cur.fetchall() if hid is not None]
+            emptied.update(gone_homes)
         # Households the load created that none of its people kept (the first rows of repeated
         # records had them): known from the counts, deleted by primary key. One stored before
         # may still have people of the other list: checked after the indexes are back.
-        created_empty = sorted(
-            hid
-            for hid in emptied
-            if str(hid) not in stored_households and people.members[str(hid)] <= 0
-        )
+        created = {str(hid) for hid in emptied} - stored_households
+        members = people.members(created)
+        members.subtract(map(str, gone_homes))
+        created_empty = sorted(int(hid) for hid in created if members[hid] <= 0)
         emptied = {hid for hid in emptied if str(hid) in stored_households}
         if created_empty:
             cur.execute(f"DELETE FROM {household_t} WHERE id = ANY(%s::bigint[])", [created_empty])
