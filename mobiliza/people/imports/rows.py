@@ -448,15 +448,16 @@ def gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-# The bytes where cp1252 and latin-1 differ (and where cp1252 has holes).
-_CP1252_OWN = [bytes([b]) for b in range(0x80, 0xA0)]
+# Every byte but 0x80-0x9F, where cp1252 and latin-1 differ (and where cp1252 has holes).
+_NOT_CP1252_OWN = bytes(b for b in range(256) if not 0x80 <= b < 0xA0)
 
 
 def _decode(data: bytes, encoding: str, cp1252: bool) -> str:
     """`data.decode(encoding)`. cp1252 reads the bytes 0x80-0x9F its own way and every other
-    one as latin-1 does: a chunk without them (the usual case) goes through the latin-1
-    decoder, a plain copy, instead of cp1252's table (4 MB: ~2 ms of searching against ~8 ms)."""
-    if cp1252 and not any(byte in data for byte in _CP1252_OWN):
+    one as latin-1 does: a chunk without them (the usual case: nothing is left once every
+    other byte is deleted) goes through the latin-1 decoder, a plain copy, instead of
+    cp1252's table (4 MB: ~2.5 ms of searching and copying against ~8 ms)."""
+    if cp1252 and not data.translate(None, _NOT_CP1252_OWN):
         return data.decode("latin-1")
     return data.decode(encoding)
 
