@@ -36,7 +36,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from django.core.exceptions import FieldDoesNotExist
 from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
@@ -557,8 +559,9 @@ class _BulkMode:
     locked exclusively (other requests wait for those seconds). That's why it's only for a load
     that is large relative to what is stored (a first register load), see BULK_MIN_*."""
 
-    def __init__(self, tables: list[str]) -> None:
+    def __init__(self, tables: list[str], keep: frozenset[str] = frozenset()) -> None:
         self.tables = tables
+        self.keep = keep  # indexes (PostgreSQL) that stay: no row of the load goes in them
         self.rebuild: list[str] = []  # unique constraints and indexes first
         self.foreign_keys: list[str] = []
 
@@ -610,6 +613,8 @@ class _BulkMode:
             [self.tables],
         )
         for name, definition in cur.fetchall():
+            if name in self.keep:
+                continue
             cur.execute(f"DROP INDEX {name}")
             self.rebuild.append(definition)
 
@@ -630,6 +635,52 @@ class _BulkMode:
             cur.execute(f"ANALYZE {table}")
         if postgres:
             cur.execute("SET LOCAL default_statistics_target TO DEFAULT")
+
+
+def _partial_indexes_left_empty(layout: direct.DirectLayout) -> frozenset[str]:
+    """The person indexes with a condition that no line of this load meets: the load gives
+    the columns of the condition one value on every line (the list, an email left empty, no
+    coordinates, no elector record) and that value fails it. Such an index can stay during
+    the load: PostgreSQL tests each row against the condition and adds none, where building
+    the index again afterwards would read the whole table. (Were the answer wrong, the index
+    would still be right, only fed row by row.)"""
+    known = layout.constants
+    written = {"id", "household_id", *layout.columns}
+    for person_field in Person._meta.concrete_fields:
+        if person_field.column is not None and person_field.column not in written:
+            known[person_field.column] = None  # not in the COPY: NULL
+    return frozenset(
+        index.name
+        for index in Person._meta.indexes
+        if index.condition is not None and _holds(index.condition, known) is False
+    )
+
+
+def _holds(node: Any, constants: dict[str, str | None]) -> bool | None:
+    """Whether a condition (`Q`) holds on every line, fails on every line, or None: it can't
+    be told from the constant columns (a column that varies, a lookup or a value it doesn't
+    know, a comparison with NULL)."""
+    if isinstance(node, Q):
+        values = [_holds(child, constants) for child in node.children]
+        if node.connector == Q.AND:
+            result = False if False in values else (None if None in values else True)
+        else:
+            result = True if True in values else (None if None in values else False)
+        return result if result is None or not node.negated else not result
+    lookup, value = node
+    name, _, op = lookup.partition("__")
+    try:
+        column = getattr(Person._meta.get_field(name), "column", None)
+    except FieldDoesNotExist:
+        return None
+    if column is None or column not in constants:
+        return None
+    const = constants[column]  # COPY text, None for NULL
+    if op == "isnull" and isinstance(value, bool):
+        return (const is None) == value
+    if op in {"", "exact"} and isinstance(value, str) and const is not None:
+        return const == _escape_copy(value)
+    return None
 
 
 def _tune_transaction(cur: Any) -> None:
@@ -1310,7 +1361,7 @@ def load_direct(
         if Person.objects.filter(organization_id=organization_id, list=person_list).exists():
             return None
         _tune_transaction(cur)
-        bulk = _BulkMode([person_t, phone_t, household_t])
+        bulk = _BulkMode([person_t, phone_t, household_t], keep=_partial_indexes_left_empty(layout))
         bulk.suspend(cur)
         cur.execute(
             f"SELECT address_key, id FROM {household_t} WHERE organization_id = %s",

@@ -299,3 +299,63 @@ def test_a_direct_load_joins_the_households_the_organization_has(
             organization=org, list="contacts", external_id=elector.external_id
         )
         assert elector.household_id == contact.household_id
+
+
+def test_the_partial_indexes_no_row_of_a_load_enters_stay_during_it() -> None:
+    """An index whose condition fails on every line (the other list's names, emails when the
+    file maps none, coordinates, elector records) is not dropped and rebuilt: PostgreSQL
+    keeps it, adding nothing. One whose condition depends on the file is rebuilt."""
+    electors = engine.direct_layout(
+        organization_id=1,
+        person_list="electors",
+        org_tz="Europe/Lisbon",
+        mapping={"id": "external_id", "name": "first_name", "street": "street"},
+        constants={},
+    )
+    assert engine._partial_indexes_left_empty(electors) == {
+        "person_contacts_name",
+        "person_org_email",
+        "person_elector",
+        "person_org_geo",
+    }
+    contacts = engine.direct_layout(
+        organization_id=1,
+        person_list="contacts",
+        org_tz="Europe/Lisbon",
+        mapping={"name": "first_name", "mail": "email", "lat": "latitude", "lon": "longitude"},
+        constants={},
+    )
+    assert engine._partial_indexes_left_empty(contacts) == {
+        "person_electors_name",
+        "person_elector",
+    }
+
+
+def test_a_direct_load_keeps_the_partial_indexes_it_leaves_empty_usable(
+    org: Any, tmp_path: Path, direct_for_any_size: None
+) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT indexname FROM pg_indexes WHERE tablename = 'people_person'")
+        before = {name for (name,) in cursor.fetchall()}
+    job = run_import(org, write_file(tmp_path, "a.csv", _content(30)), mapping=MAPPING)
+    assert job.options["timings"]["direct"] == 1
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT indexname FROM pg_indexes WHERE tablename = 'people_person'")
+        assert {name for (name,) in cursor.fetchall()} == before
+        cursor.execute(
+            "SELECT count(*) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+            "WHERE c.relname = 'person_org_email' AND i.indisvalid AND i.indisready"
+        )
+        assert cursor.fetchone()[0] == 1
+    # Written afterwards, found through the index the load kept.
+    Person.objects.filter(organization=org, external_id="E3").update(email="e3@example.org")
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute(
+            "EXPLAIN SELECT id FROM people_person WHERE organization_id = %s "
+            "AND email = 'e3@example.org' AND email <> ''",
+            [org.pk],
+        )
+        assert "person_org_email" in "\n".join(row[0] for row in cursor.fetchall())
+    found = Person.objects.filter(organization=org, email="e3@example.org").exclude(email="")
+    assert list(found.values_list("external_id", flat=True)) == ["E3"]
