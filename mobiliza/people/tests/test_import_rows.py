@@ -360,17 +360,7 @@ def test_text_columns_and_custom_fields_are_each_value_stripped_and_cut(
         "zz": "custom:zz",
         "b": "custom:b",
     }
-    cfg = ParseConfig(
-        kind="people",
-        header=header,
-        mapping=mapping,
-        encoding="utf-8",
-        delimiter=";",
-        quotechar='"',
-        region="PT",
-        default_tz="",
-        output="direct",
-    )
+    cfg = _cfg("direct", header=header, mapping=mapping, delimiter=";")
     buffer = io.StringIO()
     writer = csv.writer(buffer, delimiter=";", lineterminator="\n")
     rows_in = [(f"N{i}{first}", *rest) for i, (first, *rest) in enumerate(values)]
