@@ -644,7 +644,7 @@ def _partial_indexes_left_empty(layout: direct.DirectLayout) -> frozenset[str]:
     the load: PostgreSQL tests each row against the condition and adds none, where building
     the index again afterwards would read the whole table. (Were the answer wrong, the index
     would still be right, only fed row by row.)"""
-    known = layout.constants
+    known = layout.constants  # (a new dict each time: the layout's property builds it)
     written = {"id", "household_id", *layout.columns}
     for person_field in Person._meta.concrete_fields:
         if person_field.column is not None and person_field.column not in written:
