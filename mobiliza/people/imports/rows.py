@@ -478,8 +478,20 @@ def _process_chunk(
     # the others.
     records: list[list[str]] = []
     lines: Sequence[int] = []
-    simple = _simple_lines(text, cfg.delimiter, cfg.quotechar, counts) if plan.split_ok else None
-    if simple is not None:
+    flat = (
+        _flat_rows(plan, text, counts)
+        if plan.split_ok and cfg.kind == "people" and plan.width > 1
+        else None
+    )
+    simple = (
+        _simple_lines(text, cfg.delimiter, cfg.quotechar, counts)
+        if plan.split_ok and flat is None
+        else None
+    )
+    if flat is not None:
+        out.rows = len(flat)
+        lines = range(first_line, first_line + len(flat))
+    elif simple is not None:
         text_lines, sep, quotes = simple
         short = max(map(len, text_lines), default=0) <= MAX_FIELD_CHARS  # no value too long
         regular = _regular_records(plan, text_lines, sep) if short and plan.width > 1 else None
@@ -522,7 +534,8 @@ def _process_chunk(
             start_line = first_line + reader.line_num
             _take(plan, record, line, False, out, records, lines)
     if cfg.kind == "people":
-        cols = _people_columns(plan, records, lines, out)
+        table = flat if flat is not None else _RecordRows(records)
+        cols = _people_columns(plan, table, lines, out)
         n = len(cols[0]) if cols[0] is not None else 0
         if cfg.output == "direct":
             out.main = cols if n else []
@@ -640,6 +653,112 @@ def _regular_records(plan: _Plan, text_lines: list[str], sep: str) -> list[list[
     return records
 
 
+class _RecordRows:
+    """Records as lists of values (from a line split, or csv.reader), read column by column."""
+
+    def __init__(self, records: list[list[str]]) -> None:
+        self.records = records
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def column(self, index: int) -> list[str]:
+        return list(map(operator.itemgetter(index), self.records))
+
+
+class _FlatRows:
+    """A chunk's records from one split of its whole text on the separator (`_flat_rows`): the
+    values of line j are `parts[(width - 1) * j + i]` for the columns 0 < i < width - 1, so a
+    column is one slice of the list, with no list per record. The line breaks stay inside
+    the parts at `width - 1`, `2 * (width - 1)`...: each holds a line's last value, the
+    boundary and the next line's first value."""
+
+    def __init__(self, parts: list[str], width: int, lines: int, boundary: str) -> None:
+        self.parts, self.width, self.lines, self.boundary = parts, width, lines, boundary
+        self._edges: tuple[list[str], list[str]] | None = None
+
+    def __len__(self) -> int:
+        return self.lines
+
+    def column(self, index: int) -> list[str]:
+        if 0 < index < self.width - 1:
+            return self.parts[index :: self.width - 1]
+        if self._edges is None:
+            joined = self.parts[self.width - 1 : -1 : self.width - 1]
+            pairs = [part.split(self.boundary) for part in joined]  # two each (checked)
+            firsts = [self.parts[0], *map(operator.itemgetter(1), pairs)]
+            lasts = [*map(operator.itemgetter(0), pairs), self.parts[-1]]
+            self._edges = (firsts, lasts)
+        return list(self._edges[0] if index == 0 else self._edges[1])
+
+
+def _flat_rows(plan: _Plan, text: str, counts: tuple[int, int] | None) -> _FlatRows | None:
+    """The chunk's records when every line is a regular record (the header's width, no value
+    too long) in one of the two forms `_simple_lines` knows (every value quoted, or no quote
+    at all); None when some line isn't, or can't be told so cheaply: then the chunk goes the
+    way of `_simple_lines` and `_take`, which sort the lines out one by one.
+
+    One split of the text on the separator, instead of a split per line: a line's values
+    are then found by position, and a column is a slice (see `_FlatRows`). The checks:
+    - the parts number (width - 1) per line, plus one;
+    - the parts that should hold a line boundary hold one each, and the text has no other
+      line break: every line has the header's width;
+    - quoted: the text holds two quotes per value, so no value held one (else csv.reader
+      must read the file, as `_process_chunk` decides);
+    - no value is longer than MAX_FIELD_CHARS: every stretch of MAX_FIELD_CHARS / 2 characters
+      (aligned) holds a quote (or, unquoted, a delimiter). A longer value would hold such a
+      stretch whole."""
+    cfg = plan.cfg
+    delimiter, quotechar, width = cfg.delimiter, cfg.quotechar, plan.width
+    if (
+        not text
+        or len(text) > CSV_FIELD_LIMIT
+        or len(delimiter) != 1
+        or len(quotechar) != 1
+        or delimiter == quotechar
+        or delimiter in "\r\n"
+        or quotechar in "\r\n"
+    ):
+        return None
+    nl = "\r\n" if "\r" in text else "\n"
+    ended = text.endswith(nl)
+    if text.startswith(quotechar):
+        tail = len(quotechar) + len(nl) if ended else len(quotechar)
+        if len(text) - tail < 1 or text[len(text) - tail] != quotechar:
+            return None
+        body = text[1 : len(text) - tail]
+        sep, mark = quotechar + delimiter + quotechar, quotechar
+        boundary = quotechar + nl + quotechar
+    elif quotechar not in text:
+        body = text[: len(text) - len(nl)] if ended else text
+        sep, mark = delimiter, delimiter
+        boundary = nl
+    else:
+        return None
+    breaks = text.count("\n") if counts is None else counts[1]
+    lines = breaks if ended else breaks + 1
+    if nl == "\r\n" and text.count("\r") != breaks:
+        return None
+    if mark == quotechar:
+        quotes = text.count(quotechar) if counts is None else counts[0]
+        if quotes != 2 * width * lines:
+            return None
+    step = MAX_FIELD_CHARS // 2
+    find = body.find
+    for start in range(0, len(body) - step + 1, step):
+        if find(mark, start, start + step) < 0:
+            return None
+    parts = body.split(sep)
+    if len(parts) != (width - 1) * lines + 1:
+        return None
+    # The lines - 1 parts that should hold a boundary hold one at least: then one exactly,
+    # since the text has only lines - 1 line breaks before its end.
+    joined = parts[width - 1 : -1 : width - 1]
+    if joined and not min(map(operator.methodcaller("count", boundary), joined)):
+        return None
+    return _FlatRows(parts, width, lines, boundary)
+
+
 def _odd_record(plan: _Plan, record: list[str], line: int, out: ChunkOut) -> bool:
     """A record that is blank, ragged or may hold a value that is too long: its problem, or
     True when it is regular after all (of the header's width, no value too long)."""
@@ -665,10 +784,11 @@ def _odd_record(plan: _Plan, record: list[str], line: int, out: ChunkOut) -> boo
     return True
 
 
-def _joined(record: list[str], indexes: list[int]) -> str:
-    if len(indexes) == 1:
-        return record[indexes[0]].strip()
-    return " ".join(v for v in (record[i].strip() for i in indexes) if v)
+def _joined(values: Sequence[str]) -> str:
+    """Values of several columns for one target: stripped, the empty ones left out."""
+    if len(values) == 1:
+        return values[0].strip()
+    return " ".join(v for v in map(str.strip, values) if v)
 
 
 # Positions of the staging columns the row builder touches by name (no dict lookups).
@@ -843,11 +963,11 @@ def _row_tags(values: list[str]) -> list[str]:
     return tags
 
 
-def _text_column(records: list[list[str]], column: int, limit: int, const: Any) -> list[Any]:
+def _text_column(column: list[str], limit: int, const: Any) -> list[Any]:
     """A text column of the records: each value stripped and cut to `limit`, `const` for an
     empty one. Mapped C functions over the column, then the rare fixes where they are needed
     (a plain comprehension costs twice as much)."""
-    values = list(map(str.strip, map(operator.itemgetter(column), records)))
+    values = list(map(str.strip, column))
     if max(map(len, values), default=0) > limit:
         values = [v[:limit] for v in values]
     if "" in values:
@@ -856,7 +976,7 @@ def _text_column(records: list[list[str]], column: int, limit: int, const: Any) 
 
 
 def _people_columns(
-    plan: _Plan, records: list[list[str]], lines: Sequence[int], out: ChunkOut
+    plan: _Plan, records: _RecordRows | _FlatRows, lines: Sequence[int], out: ChunkOut
 ) -> list[Any]:
     """The staging rows of a chunk's regular records (all of the header's width), column by
     column: `PEOPLE_COLUMNS` in order, each a list with a value per kept record, or None when
@@ -871,23 +991,24 @@ def _people_columns(
     cfg = plan.cfg
     problems = out.problems
     cols[0] = list(lines)
-    for stage_index, column, limit in plan.simple:
-        cols[stage_index] = _text_column(records, column, limit, plan.template[stage_index])
-    phone_texts = [(col, [r[i].strip() for r in records]) for col, i in plan.phone_columns]
+    column = records.column
+    for stage_index, index, limit in plan.simple:
+        cols[stage_index] = _text_column(column(index), limit, plan.template[stage_index])
+    phone_texts = [(col, list(map(str.strip, column(i)))) for col, i in plan.phone_columns]
     tag_lists = (
-        [_row_tags([record[i] for i in plan.tag_columns]) for record in records]
+        list(map(_row_tags, map(list, zip(*map(column, plan.tag_columns), strict=True))))
         if plan.tag_columns
         else None
     )
     for indexes, single, convert in plan.fields:
         if single >= 0:
-            values = [r[single].strip() for r in records]
+            values = list(map(str.strip, column(single)))
         else:
-            values = [_joined(record, indexes) for record in records]
+            values = list(map(_joined, zip(*map(column, indexes), strict=True)))
         convert(values, cols, lines, problems)
     pieces: list[list[str]] = []
     for key, i, lead in plan.custom_encoded:
-        values = list(map(str.strip, map(operator.itemgetter(i), records)))
+        values = list(map(str.strip, column(i)))
         distinct = set(values)
         if distinct == {""}:
             continue
@@ -987,7 +1108,7 @@ def _vote_row(plan: _Plan, record: list[str], line: int, out: ChunkOut) -> None:
     cfg = plan.cfg
     values: dict[str, str] = dict(plan.constants)
     for target, indexes in plan.by_target.items():
-        values[target] = _joined(record, indexes)[: MAX_LEN.get(target, 200)]
+        values[target] = _joined([record[i] for i in indexes])[: MAX_LEN.get(target, 200)]
     ext = values.get("external_id", "")
     label = values.get("election_label", "")
     if not ext or not label:

@@ -21,6 +21,7 @@ from mobiliza.people.imports.rows import (
     ChunkOut,
     ParseConfig,
     _decode,
+    _flat_rows,
     _Plan,
     process_chunk,
 )
@@ -393,3 +394,67 @@ def test_the_byte_counts_of_a_piece_are_trusted_only_where_bytes_are_characters(
     for encoding in ("utf-16", "shift_jis", "cp500"):
         assert not _Plan(_cfg(encoding=encoding)).byte_counts, encoding
     assert not _Plan(_cfg(quotechar="«", encoding="latin-1")).byte_counts
+
+
+_PLAIN = st.text(alphabet="ab é1@- ", max_size=6)  # no quote, delimiter or line break
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    width=st.integers(min_value=2, max_value=6),
+    data=st.data(),
+    delimiter=st.sampled_from([",", "\t"]),
+    quoting=st.sampled_from([csv.QUOTE_ALL, csv.QUOTE_NONE]),
+    terminator=st.sampled_from(["\r\n", "\n"]),
+    final_break=st.booleans(),
+)
+def test_a_chunk_of_regular_lines_is_split_once_and_read_by_column_as_csv_reads_it(
+    width: int,
+    data: st.DataObject,
+    delimiter: str,
+    quoting: int,
+    terminator: str,
+    final_break: bool,
+) -> None:
+    """Every line of the header's width, every value quoted or none: the chunk is split once
+    on the separator and each column, the first and last included, is what csv.reader reads."""
+    records = data.draw(
+        st.lists(st.lists(_PLAIN, min_size=width, max_size=width), min_size=1, max_size=12)
+    )
+    text = _render(records, delimiter=delimiter, quoting=quoting, terminator=terminator)
+    if not final_break:
+        text = text[: -len(terminator)]
+    header = [f"c{i}" for i in range(width)]
+    flat = _flat_rows(_Plan(_cfg(header=header, mapping={}, delimiter=delimiter)), text, None)
+    assert flat is not None and len(flat) == len(records)
+    expected = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
+    assert [flat.column(i) for i in range(width)] == [list(c) for c in zip(*expected, strict=True)]
+
+
+def test_a_chunk_with_an_irregular_line_is_not_split_at_once() -> None:
+    """Each of these leaves the chunk to the line-by-line split (or csv.reader), which reports
+    the line or reads the value; never to a split that would shift the columns."""
+    good = [_row(i) for i in range(6)]
+    cases = {
+        "one value more, then one less": [*good[:2], [*good[2], "x"], good[3][:-1], *good[4:]],
+        "one value less": [*good[:3], good[3][:-1], *good[4:]],
+        "the last line one value more": [*good[:5], [*good[5], "x"]],
+        "the last line one value less": [*good[:5], good[5][:-1]],
+        # Together as many values as two lines, the line breaks in the wrong places.
+        "one value, then two lines' less one": [*good[:2], ["E2"], [*good[3], *good[4][1:]]],
+        "a quote inside a value": [*good[:3], _row(3, name='Ana "Nita"'), *good[4:]],
+        "a line break inside a value": [*good[:3], _row(3, city="Porto\nNorte"), *good[4:]],
+        "a value too long": [*good[:3], _row(3, team="x" * 10_001), *good[4:]],
+    }
+    plan = _Plan(_cfg(delimiter="\t"))
+    for case, records in cases.items():
+        quotings = [csv.QUOTE_ALL] if "inside" in case else [csv.QUOTE_ALL, csv.QUOTE_NONE]
+        for quoting in quotings:
+            text = _render(records, delimiter="\t", quoting=quoting, terminator="\r\n")
+            assert _flat_rows(plan, text, None) is None, (case, quoting)
+            fast, slow, _split = _both_ways(_cfg(delimiter="\t"), text.encode())
+            assert fast == slow, (case, quoting)
+    blank = "\n".join(",".join(r) for r in good[:2]) + "\n\n" + ",".join(good[2]) + "\n"
+    assert _flat_rows(_Plan(_cfg()), blank, None) is None
+    text = _render(good, delimiter="\t", quoting=csv.QUOTE_ALL, terminator="\r\n")
+    assert _flat_rows(plan, text, None) is not None  # the same lines, regular
