@@ -23,7 +23,7 @@ import os
 import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from mobiliza.people.imports.presets import CUSTOM_PREFIX, PERSON_TARGETS, VOTE_TARGETS
 from mobiliza.people.normalize import (
@@ -588,21 +588,22 @@ def _take(
         lines.append(line)
 
 
-def _simple_lines(
-    text: str, delimiter: str, quotechar: str, counts: tuple[int, int] | None = None
-) -> tuple[list[str], str, int] | None:
-    """A chunk that needs no csv state machine as its lines (one record each, from the
-    chunk's first line on), the separator that splits a line into its values, and the number
-    of quotes the text holds (-1: no quoting at all).
+class _Plain(NamedTuple):
+    """A chunk in one of the two forms that need no csv state machine (`_plain`)."""
 
-    Either every value is quoted ('"a"\\t"b"\\r\\n"c"\\t"d"\\r\\n'): the lines are the text
-    between the quotes that surround each line break, the separator is quote-delimiter-quote;
-    or the chunk has no quote at all. Lines end with \\r\\n throughout or \\n throughout, and
-    none holds a line break or carriage return of its own: the counts say so. In the quoted
-    case, the caller still checks that the text holds exactly two quotes per value split
-    (those around each line and each separator), else some value held a quote and csv.reader
-    must read the chunk. None: csv.reader must read the chunk. `counts`: the text's numbers of
-    quotes and line breaks, if known."""
+    body: str  # the text between the first line's start and the last line's end
+    sep: str  # what splits a line into its values
+    boundary: str  # what splits the body into its lines
+    nl: str  # "\r\n" or "\n"
+    ended: bool  # the text ends with a line break
+    quoted: bool  # every value quoted (else: no quote at all)
+
+
+def _plain(text: str, delimiter: str, quotechar: str) -> _Plain | None:
+    """Either every value is quoted ('"a"\\t"b"\\r\\n"c"\\t"d"\\r\\n'): the body is the text inside
+    the first and the last quote, lines are split at quote-line break-quote, values at
+    quote-delimiter-quote; or the chunk has no quote at all. Lines end with \\r\\n throughout or
+    \\n throughout. None: neither form (or options csv.reader alone reads)."""
     if (
         len(text) > CSV_FIELD_LIMIT  # csv.reader would refuse a field this long
         or len(delimiter) != 1
@@ -619,22 +620,41 @@ def _simple_lines(
         # The closing quote of the last line (not the opening one of the first).
         if len(text) - tail < 1 or text[len(text) - tail] != quotechar:
             return None
-        lines = text[1 : len(text) - tail].split(quotechar + nl + quotechar)
-        sep = quotechar + delimiter + quotechar
+        body = text[1 : len(text) - tail]
+        return _Plain(
+            body, quotechar + delimiter + quotechar, quotechar + nl + quotechar, nl, ended, True
+        )
+    if quotechar not in text:
+        body = text[: len(text) - len(nl)] if ended else text
+        return _Plain(body, delimiter, nl, nl, ended, False)
+    return None
+
+
+def _simple_lines(
+    text: str, delimiter: str, quotechar: str, counts: tuple[int, int] | None = None
+) -> tuple[list[str], str, int] | None:
+    """A chunk that needs no csv state machine as its lines (one record each, from the
+    chunk's first line on), the separator that splits a line into its values, and the number
+    of quotes the text holds (-1: no quoting at all).
+
+    The chunk is in one of the forms of `_plain`, and no line holds a line break or carriage
+    return of its own: the counts say so. In the quoted
+    case, the caller still checks that the text holds exactly two quotes per value split
+    (those around each line and each separator), else some value held a quote and csv.reader
+    must read the chunk. None: csv.reader must read the chunk. `counts`: the text's numbers of
+    quotes and line breaks, if known."""
+    plain = _plain(text, delimiter, quotechar)
+    if plain is None:
+        return None
+    lines = plain.body.split(plain.boundary)
+    quotes = -1
+    if plain.quoted:
         quotes = text.count(quotechar) if counts is None else counts[0]
-    elif quotechar not in text:
-        lines = text.split(nl)
-        if ended:
-            lines.pop()  # the empty text after the last line break
-        sep = delimiter
-        quotes = -1
-    else:
-        return None
-    breaks = len(lines) - 1 + ended
+    breaks = len(lines) - 1 + plain.ended
     found = text.count("\n") if counts is None else counts[1]
-    if found != breaks or (nl == "\r\n" and text.count("\r") != breaks):
+    if found != breaks or (plain.nl == "\r\n" and text.count("\r") != breaks):
         return None
-    return lines, sep, quotes
+    return lines, plain.sep, quotes
 
 
 def _regular_records(plan: _Plan, text_lines: list[str], sep: str) -> list[list[str]] | None:
@@ -709,46 +729,26 @@ def _flat_rows(plan: _Plan, text: str, counts: tuple[int, int] | None) -> _FlatR
       (aligned) holds a quote (or, unquoted, a delimiter). A longer value would hold such a
       stretch whole."""
     cfg = plan.cfg
-    delimiter, quotechar, width = cfg.delimiter, cfg.quotechar, plan.width
-    if (
-        not text
-        or len(text) > CSV_FIELD_LIMIT
-        or len(delimiter) != 1
-        or len(quotechar) != 1
-        or delimiter == quotechar
-        or delimiter in "\r\n"
-        or quotechar in "\r\n"
-    ):
+    quotechar, width = cfg.quotechar, plan.width
+    plain = _plain(text, cfg.delimiter, quotechar) if text else None
+    if plain is None:
         return None
-    nl = "\r\n" if "\r" in text else "\n"
-    ended = text.endswith(nl)
-    if text.startswith(quotechar):
-        tail = len(quotechar) + len(nl) if ended else len(quotechar)
-        if len(text) - tail < 1 or text[len(text) - tail] != quotechar:
-            return None
-        body = text[1 : len(text) - tail]
-        sep, mark = quotechar + delimiter + quotechar, quotechar
-        boundary = quotechar + nl + quotechar
-    elif quotechar not in text:
-        body = text[: len(text) - len(nl)] if ended else text
-        sep, mark = delimiter, delimiter
-        boundary = nl
-    else:
-        return None
+    body, boundary = plain.body, plain.boundary
     breaks = text.count("\n") if counts is None else counts[1]
-    lines = breaks if ended else breaks + 1
-    if nl == "\r\n" and text.count("\r") != breaks:
+    lines = breaks if plain.ended else breaks + 1
+    if plain.nl == "\r\n" and text.count("\r") != breaks:
         return None
-    if mark == quotechar:
+    if plain.quoted:
         quotes = text.count(quotechar) if counts is None else counts[0]
         if quotes != 2 * width * lines:
             return None
+    mark = quotechar if plain.quoted else cfg.delimiter
     step = MAX_FIELD_CHARS // 2
     find = body.find
     for start in range(0, len(body) - step + 1, step):
         if find(mark, start, start + step) < 0:
             return None
-    parts = body.split(sep)
+    parts = body.split(plain.sep)
     if len(parts) != (width - 1) * lines + 1:
         return None
     # The lines - 1 parts that should hold a boundary hold one at least: then one exactly,
