@@ -443,6 +443,13 @@ def test_a_chunk_with_an_irregular_line_is_not_split_at_once() -> None:
         # Together as many values as two lines, the line breaks in the wrong places.
         "one value, then two lines' less one": [*good[:2], ["E2"], [*good[3], *good[4][1:]]],
         "a quote inside a value": [*good[:3], _row(3, name='Ana "Nita"'), *good[4:]],
+        # Two quotes more, two fewer: the quotes add up, only the number of values tells.
+        "a quote inside a value, the last line one value less": [
+            good[0],
+            _row(1, name='Ana"'),
+            *good[2:5],
+            good[5][:-1],
+        ],
         "a line break inside a value": [*good[:3], _row(3, city="Porto\nNorte"), *good[4:]],
         "a value too long": [*good[:3], _row(3, team="x" * 10_001), *good[4:]],
     }
