@@ -417,3 +417,8 @@ class ImportJob(OrganizationScopedModel):
 
     def __str__(self) -> str:
         return self.original_name or str(self.public_id)
+
+    @property
+    def delimiter_is_tab(self) -> bool:
+        """For the page, which names the tab instead of showing it as a blank."""
+        return self.delimiter == "\t"

@@ -175,6 +175,7 @@ def test_voting_history_page(organizer_client: Client, post: Any, org: Any) -> N
     url = response["Location"]
     page = organizer_client.get(url).content.decode()
     assert '<option value="external_id" selected>' in page
+    assert "delimiter tab" in page  # named, not shown as a blank between quotes
     response = post(organizer_client,
         url, {"col_0": "external_id", "col_1": "election_label",
               "col_2": "election_description", "col_3": "voting_method", "run": "1"}
