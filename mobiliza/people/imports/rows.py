@@ -230,6 +230,12 @@ class _Plan:
         read = [i for indexes in self.by_target.values() for i in indexes]
         read += [i for _key, i in self.custom]
         self.reads = max(read, default=0) + 1
+        # The one split of a chunk (`_flat_rows`) makes a string of every value of a line,
+        # where the line split stops at the last column read; it saves a lookup per record
+        # for each column read. It pays when the columns after the last one read are few
+        # against those read (measured on 4 MB chunks: the NC file, 31 after against 20 read,
+        # −17 % of a worker's CPU; 51 after against 7 read, 90 against 53 ms a chunk).
+        self.flat = self.width - self.reads <= 2 * len(set(read))
 
 
 def _escape_copy(value: str) -> str:
@@ -480,7 +486,7 @@ def _process_chunk(
     lines: Sequence[int] = []
     flat = (
         _flat_rows(plan, text, counts)
-        if plan.split_ok and cfg.kind == "people" and plan.width > 1
+        if plan.split_ok and plan.flat and cfg.kind == "people" and plan.width > 1
         else None
     )
     simple = (

@@ -465,3 +465,15 @@ def test_a_chunk_with_an_irregular_line_is_not_split_at_once() -> None:
     assert _flat_rows(_Plan(_cfg()), blank, None) is None
     text = _render(good, delimiter="\t", quoting=csv.QUOTE_ALL, terminator="\r\n")
     assert _flat_rows(plan, text, None) is not None  # the same lines, regular
+
+
+def test_the_one_split_is_chosen_where_it_is_the_cheaper() -> None:
+    """It makes a string of every value of a line: for a wide file read in its first few
+    columns the line split, which stops at the last column read, is cheaper."""
+    header = [f"c{i}" for i in range(67)]
+    targets = ["first_name", "last_name", "street", "city", "postcode", "email", "external_id"]
+    few = dict(zip(header[:7], targets, strict=True))
+    assert not _Plan(_cfg(header=header, mapping=few)).flat
+    many = {**few, **{header[i]: f"custom:f{i}" for i in range(7, 36)}}
+    assert _Plan(_cfg(header=header, mapping=many)).flat
+    assert _Plan(_cfg()).flat  # every column of a narrow file read
