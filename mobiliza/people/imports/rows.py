@@ -644,11 +644,11 @@ def _simple_lines(
     of quotes the text holds (-1: no quoting at all).
 
     The chunk is in one of the forms of `_plain`, and no line holds a line break or carriage
-    return of its own: the counts say so. In the quoted
-    case, the caller still checks that the text holds exactly two quotes per value split
-    (those around each line and each separator), else some value held a quote and csv.reader
-    must read the chunk. None: csv.reader must read the chunk. `counts`: the text's numbers of
-    quotes and line breaks, if known."""
+    return of its own: the counts say so. In the quoted case, the caller still checks that
+    the text holds exactly two quotes per value split (those around each line and each
+    separator), else some value held a quote and csv.reader must read the chunk. None:
+    csv.reader must read the chunk. `counts`: the text's numbers of quotes and line breaks,
+    if known."""
     plain = _plain(text, delimiter, quotechar)
     if plain is None:
         return None
