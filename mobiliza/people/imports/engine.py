@@ -285,9 +285,9 @@ def _chunk_results(
             chunks = iter_chunks(
                 fh, start=fmt.data_offset, quotechar=fmt.quotechar, chunk_bytes=chunk_bytes
             )
-            for data, line in chunks:
+            for data, span in chunks:
                 done += len(data)
-                parsed = process_chunk(plan, data, line)
+                parsed = process_chunk(plan, data, span.first_line, (span.quotes, span.breaks))
                 yield (parsed if layout is None else direct.to_direct(parsed, layout)), done
             return
         # The workers read their piece of the file themselves; here only where it is.

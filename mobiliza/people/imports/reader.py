@@ -320,7 +320,8 @@ def iter_spans(
 
 def iter_chunks(
     fh: BinaryIO, *, start: int, quotechar: str, chunk_bytes: int = CHUNK_BYTES
-) -> Iterator[tuple[bytes, int]]:
-    """(bytes, first line number) of the pieces, for a parse in this process."""
+) -> Iterator[tuple[bytes, Span]]:
+    """(bytes, span) of the pieces, for a parse in this process: the span's first line and
+    counts go with the bytes, as they go to a worker."""
     for span, data in _pieces(fh, start, quotechar, chunk_bytes):
-        yield (data if span.length == len(data) else data[: span.length]), span.first_line
+        yield (data if span.length == len(data) else data[: span.length]), span

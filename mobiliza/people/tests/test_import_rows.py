@@ -295,7 +295,8 @@ def test_the_spans_workers_read_end_at_record_boundaries(
     assert at == len(data)
     assert read == list(csv.reader(io.StringIO(data[start:].decode(), newline="")))
     # The same data as the pieces the inline parse reads.
-    assert b"".join(c for c, _line in chunks) == data[start:]
+    assert b"".join(c for c, _span in chunks) == data[start:]
+    assert [span for _c, span in chunks] == spans
 
 
 @settings(max_examples=300, deadline=None)
