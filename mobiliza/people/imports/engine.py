@@ -623,7 +623,7 @@ class _BulkMode:
         if postgres:
             _run_pending_checks(cur)
             cur.execute("SET LOCAL maintenance_work_mem = '256MB'")
-        for statement in [*self.rebuild, *self.foreign_keys]:
+        for statement in self.rebuild:
             cur.execute(statement)
         if postgres:
             # Statistics for the plans of the first minutes, from a smaller sample (9,000
@@ -635,6 +635,11 @@ class _BulkMode:
             cur.execute(f"ANALYZE {table}")
         if postgres:
             cur.execute("SET LOCAL default_statistics_target TO DEFAULT")
+        # After the statistics: the planner of each check then knows the new rows (a column
+        # the load left NULL everywhere, like the elector record, is checked through its empty
+        # partial index instead of a scan of the table).
+        for statement in self.foreign_keys:
+            cur.execute(statement)
 
 
 def _partial_indexes_left_empty(layout: direct.DirectLayout) -> frozenset[str]:
