@@ -39,6 +39,7 @@ from mobiliza.calling.models import (
 )
 from mobiliza.calling.statuses import statuses_ensure
 from mobiliza.calling.window import Window, is_valid_zone, next_opening, zones_inside
+from mobiliza.core.sql import random_uuid_sql
 from mobiliza.people.models import Person, PersonList, PersonTag, Segment, SegmentMember, VoteRecord
 
 if TYPE_CHECKING:
@@ -131,12 +132,6 @@ def _person_blocked(rule: BlockingRule, target: CallTarget, organization: Any) -
 
 
 # --- build -------------------------------------------------------------------------------------
-def _uuid_sql() -> str:
-    if connection.vendor == "postgresql":
-        return "gen_random_uuid()"
-    return "lower(hex(randomblob(16)))"
-
-
 def list_build(*, operation: CallOperation, now: dt.datetime | None = None) -> dict[str, Any]:
     """(Re)build the target list set-based; keep targets already called; return the report."""
     now = now or timezone.now()
@@ -208,7 +203,7 @@ def list_build(*, operation: CallOperation, now: dt.datetime | None = None) -> d
             uuid_sql = f"('{secrets.token_hex(8)}' || lpad(to_hex(s.id), 16, '0'))::uuid"
             order = "ORDER BY s.id"
         else:
-            uuid_sql, order = _uuid_sql(), ""
+            uuid_sql, order = random_uuid_sql(), ""
         sql = (
             insert.replace("{source}", source)
             .replace("{conflict}", conflict)

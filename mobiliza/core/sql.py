@@ -1,4 +1,5 @@
-"""Prepared statements for the few fixed SQL statements of the hot paths (PostgreSQL).
+"""SQL helpers: a random UUID in SQL on either database (`random_uuid_sql`), and prepared
+statements for the few fixed SQL statements of the hot paths (PostgreSQL).
 
 Django opens its psycopg connections with prepared statements disabled (`prepare_threshold`
 None): psycopg then ignores `prepare=True`, and every execution is parsed and planned again,
@@ -15,8 +16,25 @@ from __future__ import annotations
 from typing import Any
 
 import psycopg
-from django.db import DEFAULT_DB_ALIAS, InterfaceError, OperationalError, connections
+from django.db import DEFAULT_DB_ALIAS, InterfaceError, OperationalError, connection, connections
 from django.db.models import Model
+
+# A version 4 (random) UUID as SQLite stores a UUIDField: 32 lower-case hex digits, from two
+# random 64-bit integers: the first with its version digit (bits 12-15) set to 4, the second
+# with its top two bits set to the variant 10. 122 random bits from SQLite's generator (the
+# one `randomblob` uses), as `uuid.uuid4()` and PostgreSQL's `gen_random_uuid()` give; one
+# printf and two random() calls, cheaper than hex(randomblob(16)) (1M rows: 6.8 against 7.6 s).
+_SQLITE_UUID4 = (
+    "printf('%016x%016x', (random() & -61441) | 16384, "
+    "(random() & 4611686018427387903) | -9223372036854775808)"
+)
+
+
+def random_uuid_sql() -> str:
+    """An SQL expression for a new random (version 4) UUID, evaluated per row, for the
+    set-based inserts that give rows their public ids in the database."""
+    return "gen_random_uuid()" if connection.vendor == "postgresql" else _SQLITE_UUID4
+
 
 # A threshold no statement reaches: only `prepare=True` executions are prepared; the ORM's
 # statements (client-side binding cursors) stay as they are.

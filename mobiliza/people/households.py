@@ -16,6 +16,7 @@ from __future__ import annotations
 from django.db import connection, transaction
 from django.utils import timezone
 
+from mobiliza.core.sql import random_uuid_sql
 from mobiliza.people.models import Household, Person
 from mobiliza.people.normalize import address_key
 
@@ -69,12 +70,6 @@ def household_assign_person(*, person: Person) -> Household | None:
     return household
 
 
-def _uuid_sql() -> str:
-    return (
-        "gen_random_uuid()" if connection.vendor == "postgresql" else "lower(hex(randomblob(16)))"
-    )
-
-
 def households_create_for_table(*, organization_id: int, table: str, condition: str = "1=1") -> int:
     """Create the missing households for the address keys in `table` (rows matching the SQL
     `condition`, a trusted string over alias `k`). Returns how many were created."""
@@ -90,7 +85,7 @@ def households_create_for_table(*, organization_id: int, table: str, condition: 
             INSERT INTO {household_t}
                 (public_id, created_at, updated_at, organization_id, address_key, street,
                  postcode, city)
-            SELECT {_uuid_sql()}, %s, %s, %s, k.address_key,
+            SELECT {random_uuid_sql()}, %s, %s, %s, k.address_key,
                    MIN(COALESCE(k.street, ''){by_bytes}),
                    MIN(COALESCE(k.postcode, ''){by_bytes}),
                    MIN(COALESCE(k.city, ''){by_bytes})

@@ -44,6 +44,7 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from psycopg import sql
 
+from mobiliza.core.sql import random_uuid_sql
 from mobiliza.people.households import households_create_for_table, households_delete_empty
 from mobiliza.people.imports import direct
 from mobiliza.people.imports.messages import problem_message
@@ -384,16 +385,12 @@ def _now_param() -> Any:
     return connection.ops.adapt_datetimefield_value(timezone.now())
 
 
-def _uuid() -> str:
-    return "gen_random_uuid()" if _postgres() else "lower(hex(randomblob(16)))"
-
-
 def _uuid_time_ordered() -> str:
     """SQL for a UUID whose first 48 bits are the time in ms, then 76 random bits (the layout
     of UUIDv7): rows inserted together land at the end of the public id index instead of on
     random pages (far less WAL on a big import). Still unguessable."""
     if not _postgres():
-        return _uuid()
+        return random_uuid_sql()
     return (
         "(lpad(to_hex((extract(epoch from clock_timestamp()) * 1000)::bigint), 12, '0') || '7' "
         "|| substr(replace(gen_random_uuid()::text, '-', ''), 14, 19))::uuid"
@@ -522,7 +519,7 @@ def _insert_columns(
         elif kind == "household":
             exprs.append("h.id")
         elif kind == "uuid":
-            exprs.append(_uuid() if bulk else _uuid_time_ordered())
+            exprs.append(random_uuid_sql() if bulk else _uuid_time_ordered())
         elif kind == "const":
             exprs.append("%s")
             params.append(source[1])
@@ -1557,7 +1554,7 @@ def apply_votes(
         cur.execute(
             f"""INSERT INTO {election_t} (public_id, created_at, updated_at, organization_id,
                                           label, description, date)
-                SELECT {_uuid()}, %s, %s, %s, s.election_label, MAX(s.election_description),
+                SELECT {random_uuid_sql()}, %s, %s, %s, s.election_label, MAX(s.election_description),
                        MAX(s.election_date)
                 FROM {t} s
                 WHERE NOT EXISTS (SELECT 1 FROM {election_t} e
