@@ -25,11 +25,10 @@ def _is_rfc(value: uuid.UUID, versions: set[int]) -> bool:
 
 
 def test_the_databases_random_uuids_are_version_4() -> None:
+    numbers = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2000)"
+    sql = f"{numbers} SELECT {random_uuid_sql()} FROM n"  # noqa: S608 - our own expression
     with connection.cursor() as cursor:
-        cursor.execute(
-            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2000) "
-            f"SELECT {random_uuid_sql()} FROM n"
-        )
+        cursor.execute(sql)
         raw = [row[0] for row in cursor.fetchall()]
     values = [v if isinstance(v, uuid.UUID) else uuid.UUID(hex=v) for v in raw]
     assert len(set(values)) == 2000
