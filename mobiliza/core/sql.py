@@ -22,10 +22,12 @@ from django.db.models import Model
 # A version 4 (random) UUID as SQLite stores a UUIDField: 32 lower-case hex digits, from two
 # random 64-bit integers: the first with its version digit (bits 12-15) set to 4, the second
 # with its top two bits set to the variant 10. 122 random bits from SQLite's generator (the
-# one `randomblob` uses), as `uuid.uuid4()` and PostgreSQL's `gen_random_uuid()` give; one
-# printf and two random() calls, cheaper than hex(randomblob(16)) (1M rows: 6.8 against 7.6 s).
+# one `randomblob` uses), as `uuid.uuid4()` and PostgreSQL's `gen_random_uuid()` give. The
+# format's percent signs are char(37): the SQL holds none, so it reads the same with or
+# without parameters and in Django's debug log of the query. ~0.6 s of SQLite's time per 1M
+# rows, against ~0.5 s for hex(randomblob(16)).
 _SQLITE_UUID4 = (
-    "printf('%016x%016x', (random() & -61441) | 16384, "
+    "printf(char(37) || '016x' || char(37) || '016x', (random() & -61441) | 16384, "
     "(random() & 4611686018427387903) | -9223372036854775808)"
 )
 

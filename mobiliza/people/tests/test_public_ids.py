@@ -38,11 +38,15 @@ def test_the_databases_random_uuids_are_version_4() -> None:
     # All four variants (8, 9, a, b) come up, and the random digits are not fixed.
     assert {v.hex[16] for v in values} == set("89ab")
     assert len({v.hex[:12] for v in values}) == 2000
+    # No percent sign: the statements that use it have parameters (`%s`), and Django's debug
+    # log formats the SQL with them.
+    assert "%" not in random_uuid_sql()
 
 
 def test_imported_people_households_and_elections_get_rfc_uuids(
-    org: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    org: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, settings: Any
 ) -> None:
+    settings.DEBUG = True  # every statement also goes through Django's debug log, as in `make run`
     # The general path (staging tables, ids given in SQL), not the direct load's Python ids.
     monkeypatch.setattr(engine, "direct_wanted", lambda **_kwargs: False)
     rows = "".join(f"N{i},Ana{i},Rua {i % 7},1100-00{i % 3}\n" for i in range(60))
