@@ -198,24 +198,33 @@ def people_page(
     `selective`: the queryset is a search, whose own indexes find the few matching rows. The
     name order is then given as an expression (`last_name || ''`, the same order) that the name
     index can't provide, so PostgreSQL sorts the matches instead of walking the name index from
-    "A" until it meets 51 of them (4 s for a common name at "S" among a million people)."""
+    "A" until it meets 51 of them (4 s for a common name at "S" among a million people).
+    It sorts only the matches' ids and names, and then reads the page's people by id: sorting
+    the whole rows of 25,000 "Silva" was ~2 times slower (each row's every column read and
+    carried through the sort, which PostgreSQL then split over parallel workers)."""
     size = max(1, min(size, MAX_PAGE_SIZE))
     cursor = Cursor.decode(after)
-    qs = queryset
+    qs = queryset.select_related("elector").prefetch_related(
+        Prefetch("phones", queryset=PersonPhone.objects.order_by("position", "id"))
+    )
     if cursor is not None:
         qs = qs.filter(_after(cursor))
-    order: list[Any] = ["last_name", "first_name", "id"]
+    rows: list[Person]
     if selective:
-        order = [_name_sorted("last_name"), _name_sorted("first_name"), "id"]
-    rows = list(
-        qs.order_by(*order)
-        .select_related("elector")
-        .prefetch_related(
-            Prefetch("phones", queryset=PersonPhone.objects.order_by("position", "id"))
-        )[: size + 1]
-    )
-    more = len(rows) > size
-    rows = rows[:size]
+        order: list[Any] = [_name_sorted("last_name"), _name_sorted("first_name"), "id"]
+        ids = list(
+            qs.select_related(None)
+            .prefetch_related(None)
+            .order_by(*order)
+            .values_list("id", flat=True)[: size + 1]
+        )
+        more, ids = len(ids) > size, ids[:size]
+        # The same queryset, for its joins and prefetches (one changed since no longer shows).
+        found = {person.id: person for person in qs.filter(id__in=ids).order_by()}
+        rows = [found[pk] for pk in ids if pk in found]
+    else:
+        rows = list(qs.order_by("last_name", "first_name", "id")[: size + 1])
+        more, rows = len(rows) > size, rows[:size]
     next_cursor = (
         Cursor(rows[-1].last_name, rows[-1].first_name, rows[-1].id).encode()
         if more and rows

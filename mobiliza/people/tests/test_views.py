@@ -139,6 +139,26 @@ def test_search_pages_sort_matches_in_the_same_name_order(org: Any) -> None:
     assert sum(len(p) for p in plain) == 6 * 4 + 2  # every S… last name, and Sara/Sílvia Alves
 
 
+def test_search_page_sorts_ids_then_reads_its_people_once(
+    org: Any, django_assert_num_queries: Any
+) -> None:
+    """A search page sorts the matches' ids, then reads those people with their elector record
+    and phones: three queries whatever the page size, the people in name order."""
+    elector = PersonFactory(organization=org, list="electors", last_name="Silva")
+    for first in ["Ivo", "Rui", "Ema", "Ana", "Zé", "Caio", "Bia"]:
+        person = PersonFactory(organization=org, last_name="Silva", first_name=first)
+        add_phone(person, "+351912345678")
+        Person.objects.filter(pk=person.pk).update(elector=elector)
+    PersonFactory(organization=org, last_name="Costa", first_name="Ana")
+    qs = people_queryset(organization=org, list="contacts", search="silva")
+    with django_assert_num_queries(3):
+        page = people_page(queryset=qs, size=5, selective=True)
+        shown = [(p.first_name, p.elector.last_name, len(p.phones.all())) for p in page.people]
+    assert shown == [(name, "Silva", 1) for name in ["Ana", "Bia", "Caio", "Ema", "Ivo"]]
+    rest = people_page(queryset=qs, size=5, after=page.next_cursor or "", selective=True)
+    assert [p.first_name for p in rest.people] == ["Rui", "Zé"] and rest.next_cursor is None
+
+
 def test_garbage_cursor_is_the_first_page(organizer_client: Any, org: Any) -> None:
     PersonFactory(organization=org, last_name="A")
     response = organizer_client.get(reverse("people:list"), {"after": "%%%not-base64"})
