@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import FieldDoesNotExist
 from django.db import connection, transaction
 from django.db.models import Q
@@ -564,7 +565,7 @@ class _BulkMode:
 
     @staticmethod
     def wanted(cur: Any, new_rows: int) -> bool:
-        if new_rows < BULK_MIN_ROWS:
+        if not settings.IMPORT_BULK_MODE or new_rows < BULK_MIN_ROWS:
             return False
         if _postgres():
             cur.execute(

@@ -107,6 +107,31 @@ def test_a_failed_bulk_load_leaves_rows_and_schema_as_they_were(
     assert _schema() == before
 
 
+def test_bulk_mode_turned_off_loads_with_the_indexes_in_place(
+    org: Any, tmp_path: Path, bulk: list[bool], settings: Any
+) -> None:
+    """IMPORT_BULK_MODE=0 (a shared instance): a load that would be bulk goes the general way,
+    with the same people, and never drops an index or a constraint."""
+    settings.IMPORT_BULK_MODE = False
+    before = _schema()
+    dropped: list[str] = []
+
+    def record(execute: Any, statement: str, *args: Any) -> Any:
+        if statement.lstrip().upper().startswith(("DROP INDEX", "ALTER TABLE")):
+            dropped.append(statement)
+        return execute(statement, *args)
+
+    with connection.execute_wrapper(record):
+        job = run_import(org, _file(tmp_path, 3000, extra="1,Last,,,\n"))
+    assert bulk and not any(bulk)
+    assert job.status == ImportJob.Status.DONE, job.error_message
+    assert job.counts["created"] == 3000 and job.counts["duplicate"] == 1
+    assert Person.objects.get(external_id="1").first_name == "Last"
+    assert PersonPhone.objects.filter(organization=org).count() == 2999
+    assert not [s for s in dropped if "DROP" in s.upper() and "imp_" not in s]
+    assert _schema() == before
+
+
 def test_small_loads_into_a_big_table_are_not_bulk(org: Any, tmp_path: Path) -> None:
     with connection.cursor() as cursor:
         assert not engine._BulkMode.wanted(cursor, 10)  # below BULK_MIN_ROWS
