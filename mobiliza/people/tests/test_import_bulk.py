@@ -117,18 +117,18 @@ def test_bulk_mode_turned_off_loads_with_the_indexes_in_place(
     dropped: list[str] = []
 
     def record(execute: Any, statement: str, *args: Any) -> Any:
-        if statement.lstrip().upper().startswith(("DROP INDEX", "ALTER TABLE")):
+        if "DROP INDEX" in statement.upper() or "DROP CONSTRAINT" in statement.upper():
             dropped.append(statement)
         return execute(statement, *args)
 
     with connection.execute_wrapper(record):
         job = run_import(org, _file(tmp_path, 3000, extra="1,Last,,,\n"))
+    assert dropped == []
     assert bulk and not any(bulk)
     assert job.status == ImportJob.Status.DONE, job.error_message
     assert job.counts["created"] == 3000 and job.counts["duplicate"] == 1
     assert Person.objects.get(external_id="1").first_name == "Last"
     assert PersonPhone.objects.filter(organization=org).count() == 2999
-    assert not [s for s in dropped if "DROP" in s.upper() and "imp_" not in s]
     assert _schema() == before
 
 
