@@ -256,6 +256,9 @@ DEMO_PEOPLE = env_int("DEMO_PEOPLE", 3000)
 # indexes in place: slower (~64 s instead of ~22 s for 1M rows here) but without that wait
 # (docs/subsystems/people-imports.md).
 IMPORT_BULK_MODE = env_bool("IMPORT_BULK_MODE", True)
+# Without a broker, an import started from a page runs on a thread of the web process, so that
+# the page returns at once and shows its progress (with a broker a Celery worker runs it).
+IMPORTS_IN_THREAD = env_bool("IMPORTS_IN_THREAD", CELERY_TASK_ALWAYS_EAGER and not TESTING)
 
 # --- Providers (SMS / telephony) ------------------------------------------------------------
 # Fernet keys (comma-separated, newest first) encrypting provider credentials; empty derives one

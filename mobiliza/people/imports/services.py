@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -258,14 +259,36 @@ def import_job_configure(
 
 def import_job_start(*, job: ImportJob) -> ImportJob:
     """Queue the job's task after the surrounding transaction commits."""
-    from mobiliza.people.imports.tasks import import_job_run_task
-
     import_job_configure(job=job)  # validates the mapping once more
     job.options = {**(job.options or {}), "queued": True}
     job.save(update_fields=["options", "updated_at"])
     job_id = job.pk
-    transaction.on_commit(lambda: import_job_run_task.delay(job_id))
+    transaction.on_commit(lambda: _queue_run(job_id))
     return job
+
+
+def _queue_run(job_id: int) -> None:
+    """The job's task for a Celery worker; without a broker (the embedded default,
+    `IMPORTS_IN_THREAD`), a thread of this process runs it, so that the page that started the
+    import returns at once and shows its progress, as it does with a broker. Were the process to
+    stop meanwhile, the job would stay `running` and be claimed again after `STALE_AFTER`."""
+    from mobiliza.people.imports.tasks import import_job_run_task
+
+    if settings.IMPORTS_IN_THREAD:
+        threading.Thread(
+            target=_run_on_thread, args=(job_id,), name=f"import-{job_id}", daemon=True
+        ).start()
+    else:
+        import_job_run_task.delay(job_id)
+
+
+def _run_on_thread(job_id: int) -> None:
+    try:
+        import_job_run(job_id=job_id)
+    except Exception:  # the job records its own failures; this is what it couldn't record
+        logger.exception("import job %s stopped on its thread", job_id)
+    finally:
+        connections.close_all()  # this thread's connections
 
 
 def import_job_copy_for_real(*, job: ImportJob, actor: User | None) -> ImportJob:
