@@ -90,12 +90,12 @@ def test_upload_map_import_and_watch_progress_on_a_phone(
         options={"queued": True},
     )
     page.goto(live_server.url + f"/people/imports/{job.public_id}/")
-    expect(page.locator("[data-testid=phase]")).to_contain_text("250000 rows so far")
+    expect(page.locator("[data-testid=phase]")).to_contain_text("250,000 rows so far")
     expect(page.locator("[role=progressbar]")).to_have_attribute("aria-valuenow", "25")
     ImportJob.objects.filter(pk=job.pk).update(processed_rows=750_000)
     expect(page.locator("[role=progressbar]")).to_have_attribute("aria-valuenow", "75")
     ImportJob.objects.filter(pk=job.pk).update(
         status=ImportJob.Status.DONE, counts={"created": 999_000, "rows": 1_000_000}
     )
-    expect(page.locator("[data-testid=count-created]")).to_have_text("999000")
+    expect(page.locator("[data-testid=count-created]")).to_have_text("999,000")
     expect(page.locator("[data-testid=job-status]")).to_have_text("Done")
