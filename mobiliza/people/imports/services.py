@@ -180,11 +180,7 @@ def import_job_create(
     try:
         fmt = _detect(file_path, encoding, delimiter)
         if chosen is not None:
-            mapping = chosen.mapping_for(fmt.header)
-            validate_mapping(kind=kind, header=fmt.header, mapping=mapping, preset=chosen)
-            opts = ImportOptions.from_dict(chosen.options).as_dict()
-            if chosen.options.get("date_format"):
-                opts["date_format"] = chosen.options["date_format"]
+            mapping, opts = _preset_settings(chosen, fmt)
             if chosen.kind == ImportJob.Kind.PEOPLE and chosen.person_list:
                 job.list = person_list or chosen.person_list
         else:
@@ -194,8 +190,6 @@ def import_job_create(
         if upload is not None:
             job.file.delete(save=False)
         raise
-    if chosen is not None and chosen.name in {"ncvoter", "ncvhis"}:
-        opts["date_format"] = "mdy"
     job.encoding = fmt.encoding
     job.delimiter = fmt.delimiter
     job.mapping = mapping
@@ -210,6 +204,55 @@ def import_job_create(
     return job
 
 
+def _preset_settings(chosen: Preset, fmt: FileFormat) -> tuple[dict[str, str], dict[str, Any]]:
+    """A preset's mapping of the file's columns (checked: the columns it needs are there) and
+    its options: constant values (the NC file's country), the matching keys, the date format."""
+    mapping = chosen.mapping_for(fmt.header)
+    validate_mapping(kind=chosen.kind, header=fmt.header, mapping=mapping, preset=chosen)
+    opts = ImportOptions.from_dict(chosen.options).as_dict()
+    if chosen.options.get("date_format"):
+        opts["date_format"] = chosen.options["date_format"]
+    if chosen.name in {"ncvoter", "ncvhis"}:
+        opts["date_format"] = "mdy"
+    return mapping, opts
+
+
+def import_job_apply_preset(*, job: ImportJob, name: str) -> ImportJob:
+    """Apply a preset to a job that has not started, as if it had been chosen with the upload:
+    the file read again with the preset's encoding and delimiter if it has them, its mapping,
+    its options (constants, matching keys, date format) and, for people, its list."""
+    _check_not_started(job)
+    chosen = preset_get(organization=job.organization, name=name)
+    if chosen is None or chosen.kind != job.kind:
+        raise _error(_("There is no such preset for this import."))
+    fmt = _detect(
+        source_path(job), chosen.encoding or job.encoding, chosen.delimiter or job.delimiter
+    )
+    mapping, opts = _preset_settings(chosen, fmt)
+    job.preset = chosen.name
+    if chosen.kind == ImportJob.Kind.PEOPLE and chosen.person_list:
+        job.list = chosen.person_list
+    job.encoding, job.delimiter, job.mapping = fmt.encoding, fmt.delimiter, mapping
+    job.options = {
+        **(job.options or {}),
+        **opts,
+        "header": fmt.header,
+        "preview": fmt.preview,
+        "quotechar": fmt.quotechar,
+    }
+    job.save()
+    return job
+
+
+def _check_not_started(job: ImportJob) -> None:
+    if (
+        job.status != ImportJob.Status.PENDING
+        or job.started_at is not None
+        or (job.options or {}).get("queued")
+    ):
+        raise _error(_("This import has already started."))
+
+
 def import_job_configure(
     *,
     job: ImportJob,
@@ -221,12 +264,7 @@ def import_job_configure(
     constants: dict[str, str] | None = None,
 ) -> ImportJob:
     """Set the mapping and options of a job that has not started."""
-    if (
-        job.status != ImportJob.Status.PENDING
-        or job.started_at is not None
-        or (job.options or {}).get("queued")
-    ):
-        raise _error(_("This import has already started."))
+    _check_not_started(job)
     header = list((job.options or {}).get("header", []))
     preset = preset_get(organization=job.organization, name=job.preset) if job.preset else None
     if mapping is not None:

@@ -9,6 +9,7 @@ urlpatterns = [
     path("voting-history/new/", views.import_new_votes, name="import_new_votes"),
     path("<uuid:importjob_id>/", views.import_detail, name="import_detail"),
     path("<uuid:importjob_id>/progress/", views.import_progress, name="import_progress"),
+    path("<uuid:importjob_id>/preset/", views.import_apply_preset, name="import_apply_preset"),
     path("<uuid:importjob_id>/run/", views.import_run_for_real, name="import_run_for_real"),
     path("<uuid:importjob_id>/errors.csv", views.import_errors, name="import_errors"),
     path(

@@ -85,13 +85,6 @@ def import_detail(request: OrgRequest, importjob_id: uuid.UUID) -> HttpResponse:
         return render(request, "people/imports/job.html", _progress_context(job))
     header = list((job.options or {}).get("header", []))
     mapping = dict(job.mapping or {})
-    chosen = request.GET.get("preset", "")
-    if chosen:
-        preset = services.preset_get(organization=request.organization, name=chosen)
-        if preset is None or preset.kind != job.kind:
-            messages.error(request, _("There is no such preset for this import."))
-        else:
-            mapping = preset.mapping_for(header)
     custom_fields = list(CustomField.objects.filter(organization=request.organization))
     form = MappingForm(request.POST or None, job=job, mapping=mapping, custom_fields=custom_fields)
     if request.method == "POST" and form.is_valid():
@@ -132,11 +125,25 @@ def import_detail(request: OrgRequest, importjob_id: uuid.UUID) -> HttpResponse:
             "job": job,
             "form": form,
             "presets": presets,
-            "chosen_preset": chosen or job.preset,
+            "chosen_preset": job.preset,
             "preview_header": header,
             "preview_rows": (job.options or {}).get("preview", []),
         },
     )
+
+
+@org_view(Perm.PEOPLE_IMPORT)
+@require_POST
+def import_apply_preset(request: OrgRequest, importjob_id: uuid.UUID) -> HttpResponse:
+    """Step 2's preset menu: the whole preset applied to the job (its mapping, and its constant
+    values, matching keys and list, as when it is chosen with the upload)."""
+    job = selectors.import_job_get(organization=request.organization, public_id=importjob_id)
+    try:
+        services.import_job_apply_preset(job=job, name=request.POST.get("preset", ""))
+    except ValidationError as exc:
+        for message in exc.messages:
+            messages.error(request, message)
+    return redirect("people:import_detail", importjob_id=job.public_id)
 
 
 def _progress_context(job: ImportJob) -> dict[str, object]:

@@ -12,7 +12,7 @@ from django.test import Client
 from django.urls import reverse
 
 from mobiliza.people.models import ImportJob, MappingPreset, Person
-from mobiliza.people.tests.importing import media_root  # noqa: F401
+from mobiliza.people.tests.importing import media_root, ncvoter_file  # noqa: F401
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media_root")]
 
@@ -117,7 +117,11 @@ def test_a_mapping_without_identity_is_refused_on_the_page(
 def test_presets_apply_and_save(organizer_client: Client, post: Any, org: Any) -> None:
     content = b"firstName,lastName,cell,zip,shirt\nAna,Silva,912345678,1000-001,M\n"
     url = _upload(organizer_client, content)["Location"]
-    page = organizer_client.get(url + "?preset=spoke").content.decode()
+    job = ImportJob.objects.get(organization=org)
+    apply_url = reverse("people:import_apply_preset", args=[job.public_id])
+    assert organizer_client.get(apply_url).status_code == 405  # a change: POST only
+    post(organizer_client, apply_url, {"preset": "spoke"})
+    page = organizer_client.get(url).content.decode()
     assert '<option value="first_name" selected>' in page
     assert '<option value="custom:shirt" selected>' in page
     response = post(organizer_client,
@@ -138,6 +142,52 @@ def test_presets_apply_and_save(organizer_client: Client, post: Any, org: Any) -
     assert "Spoke export" in listing
     post(organizer_client, reverse("people:import_preset_delete", args=[preset.public_id]))
     assert not MappingPreset.objects.exists()
+
+
+def test_a_preset_applied_on_the_mapping_page_brings_its_options(
+    organizer_client: Client, post: Any, org: Any
+) -> None:
+    """The NC voter preset chosen at step 2 (not with the upload), in a Portuguese
+    organization: its constant country (US), its matching key and its list apply, as they do
+    when it is chosen with the upload: the phones are US numbers, the time zone is North
+    Carolina's."""
+    assert org.default_country == "PT"
+    rows = [
+        {"ncid": "AA1", "last_name": "SMITH", "first_name": "ANA", "full_phone_number":
+         "9195551234", "res_street_address": "1 MAIN ST", "zip_code": "27601"},
+    ]  # fmt: skip
+    upload = SimpleUploadedFile(
+        "ncvoter92.txt", ncvoter_file(rows).encode("latin-1"), content_type="text/plain"
+    )
+    url = organizer_client.post(
+        reverse("people:import_new"), {"file": upload, "person_list": "contacts"}
+    )["Location"]
+    job = ImportJob.objects.get(organization=org)
+    apply_url = reverse("people:import_apply_preset", args=[job.public_id])
+    post(organizer_client, apply_url, {"preset": "nobody"})
+    job.refresh_from_db()
+    assert job.preset == ""
+    page = organizer_client.get(url).content.decode()
+    assert "There is no such preset for this import." in page
+    post(organizer_client, apply_url, {"preset": "ncvoter"})
+    job.refresh_from_db()
+    assert (job.preset, job.list) == ("ncvoter", "electors")
+    assert job.options["constants"] == {"country": "US"}
+    assert job.options["match"] == ["external_id"]
+    page = organizer_client.get(url).content.decode()
+    assert '<option value="ncvoter" selected>' in page
+    form = {
+        f"col_{i}": target for i, target in enumerate(
+            job.mapping.get(column, "") for column in job.options["header"]
+        )
+    }  # fmt: skip
+    post(organizer_client, url, {**form, "person_list": "electors", "match": ["external_id"],
+                                 "on_match": "update"})  # fmt: skip
+    job.refresh_from_db()
+    assert job.status == ImportJob.Status.DONE, job.error_message
+    ana = Person.objects.get(organization=org, external_id="AA1")
+    assert (ana.list, ana.country, ana.time_zone) == ("electors", "US", "America/New_York")
+    assert ana.phones.get().e164 == "+19195551234"
 
 
 def test_a_running_job_polls_its_progress(organizer_client: Client, org: Any) -> None:
