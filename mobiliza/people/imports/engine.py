@@ -1545,6 +1545,20 @@ def apply_votes(
             [organization_id],
         )
         counts["elections_created"] = int(cur.fetchone()[0])
+        # A voter's election repeated in the file: one vote, the later row's method (below);
+        # the earlier rows are counted and reported, so every row read is accounted for.
+        cur.execute(
+            f"""SELECT row_num FROM (
+                    SELECT row_num, ROW_NUMBER() OVER (PARTITION BY person_id, election_label
+                                                      ORDER BY row_num DESC) AS rn
+                    FROM {t} WHERE person_id IS NOT NULL) s
+                WHERE rn > 1 ORDER BY row_num"""
+        )
+        repeated = [int(row_num) for (row_num,) in cur.fetchall()]
+        counts["duplicate"] = len(repeated)
+        key = _("voter id and election")
+        for row_num in repeated[:MAX_REPORTED_PROBLEMS]:
+            report.add(row_num, "", "duplicate", {"key": key})
         cur.execute(
             f"""SELECT COUNT(*) FROM (SELECT DISTINCT person_id, election_label FROM {t}
                 WHERE person_id IS NOT NULL) d""",

@@ -54,6 +54,28 @@ def test_voting_history_links_people_and_creates_elections(org: Any, tmp_path: P
     assert "No person has the voter id “ZZ9”" in report
 
 
+def test_a_repeated_vote_is_one_vote_and_the_earlier_row_is_reported(
+    org: Any, tmp_path: Path
+) -> None:
+    """The same voter and election twice: one vote with the later row's method; the earlier
+    row is counted and in the error report, so the rows read add up."""
+    a1 = _elector(org, "AA1")
+    rows = [
+        {"ncid": "AA1", "election_lbl": "11/05/2024", "voting_method": "IN-PERSON"},
+        {"ncid": "AA1", "election_lbl": "03/05/2024", "voting_method": "ABSENTEE BY MAIL"},
+        {"ncid": "AA1", "election_lbl": "11/05/2024", "voting_method": "ABSENTEE ONESTOP"},
+    ]
+    path = write_file(tmp_path, "h.txt", ncvhis_file(rows), encoding="latin-1")
+    job = run_import(org, path, kind=ImportJob.Kind.VOTING_HISTORY, preset="ncvhis")
+    assert job.status == ImportJob.Status.DONE, job.error_message
+    assert (job.counts["rows"], job.counts["votes"], job.counts["duplicate"]) == (3, 2, 1)
+    general = a1.votes.get(election__label="11/05/2024")
+    assert general.voting_method == "ABSENTEE ONESTOP"
+    with job.error_report.open("rb") as fh:
+        report = fh.read().decode()
+    assert "2,,A later row in the file has the same voter id and election" in report
+
+
 def test_reimport_is_idempotent_and_updates_the_method(org: Any, tmp_path: Path) -> None:
     a1 = _elector(org, "AA1")
     path = write_file(tmp_path, "h.txt", _history(), encoding="latin-1")
