@@ -190,9 +190,16 @@ def import_job_create(
         if upload is not None:
             job.file.delete(save=False)
         raise
-    job.encoding = fmt.encoding
-    job.delimiter = fmt.delimiter
-    job.mapping = mapping
+    _record_format(job, fmt, mapping, opts)
+    return job
+
+
+def _record_format(
+    job: ImportJob, fmt: FileFormat, mapping: dict[str, str], opts: dict[str, Any]
+) -> None:
+    """Save on the job how its file reads (encoding, delimiter, header, first rows), its mapping
+    and its options."""
+    job.encoding, job.delimiter, job.mapping = fmt.encoding, fmt.delimiter, mapping
     job.options = {
         **(job.options or {}),
         **opts,
@@ -201,7 +208,6 @@ def import_job_create(
         "quotechar": fmt.quotechar,
     }
     job.save()
-    return job
 
 
 def _preset_settings(chosen: Preset, fmt: FileFormat) -> tuple[dict[str, str], dict[str, Any]]:
@@ -232,15 +238,7 @@ def import_job_apply_preset(*, job: ImportJob, name: str) -> ImportJob:
     job.preset = chosen.name
     if chosen.kind == ImportJob.Kind.PEOPLE and chosen.person_list:
         job.list = chosen.person_list
-    job.encoding, job.delimiter, job.mapping = fmt.encoding, fmt.delimiter, mapping
-    job.options = {
-        **(job.options or {}),
-        **opts,
-        "header": fmt.header,
-        "preview": fmt.preview,
-        "quotechar": fmt.quotechar,
-    }
-    job.save()
+    _record_format(job, fmt, mapping, opts)
     return job
 
 
