@@ -242,12 +242,17 @@ def import_job_apply_preset(*, job: ImportJob, name: str) -> ImportJob:
     return job
 
 
+def import_job_configurable(job: ImportJob) -> bool:
+    """Whether the job's file, mapping and options may still change: not started, not queued."""
+    return (
+        job.status == ImportJob.Status.PENDING
+        and job.started_at is None
+        and not (job.options or {}).get("queued")
+    )
+
+
 def _check_not_started(job: ImportJob) -> None:
-    if (
-        job.status != ImportJob.Status.PENDING
-        or job.started_at is not None
-        or (job.options or {}).get("queued")
-    ):
+    if not import_job_configurable(job):
         raise _error(_("This import has already started."))
 
 

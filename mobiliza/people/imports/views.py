@@ -70,18 +70,10 @@ def import_new_votes(request: OrgRequest) -> HttpResponse:
     return _new(request, ImportJob.Kind.VOTING_HISTORY)
 
 
-def _configurable(job: ImportJob) -> bool:
-    return (
-        job.status == ImportJob.Status.PENDING
-        and job.started_at is None
-        and not (job.options or {}).get("queued")
-    )
-
-
 @org_view(Perm.PEOPLE_IMPORT)
 def import_detail(request: OrgRequest, importjob_id: uuid.UUID) -> HttpResponse:
     job = selectors.import_job_get(organization=request.organization, public_id=importjob_id)
-    if not _configurable(job):
+    if not services.import_job_configurable(job):
         return render(request, "people/imports/job.html", _progress_context(job))
     header = list((job.options or {}).get("header", []))
     mapping = dict(job.mapping or {})
