@@ -1545,25 +1545,26 @@ def apply_votes(
             [organization_id],
         )
         counts["elections_created"] = int(cur.fetchone()[0])
-        # A voter's election repeated in the file: one vote, the later row's method (below);
-        # the earlier rows are counted and reported, so every row read is accounted for.
+        # A voter's election repeated in the file: one vote, the later row's method (the
+        # insert below); the earlier rows are counted and reported, so every row read is
+        # accounted for. Votes and repeats from one pass over the matched rows.
+        ranked = f"""SELECT row_num, ROW_NUMBER() OVER (PARTITION BY person_id, election_label
+                                                        ORDER BY row_num DESC) AS rn
+                     FROM {t} WHERE person_id IS NOT NULL"""
         cur.execute(
-            f"""SELECT row_num FROM (
-                    SELECT row_num, ROW_NUMBER() OVER (PARTITION BY person_id, election_label
-                                                      ORDER BY row_num DESC) AS rn
-                    FROM {t} WHERE person_id IS NOT NULL) s
-                WHERE rn > 1 ORDER BY row_num"""
+            f"""SELECT COUNT(*) FILTER (WHERE rn = 1), COUNT(*) FILTER (WHERE rn > 1)
+                FROM ({ranked}) s"""
         )
-        repeated = [int(row_num) for (row_num,) in cur.fetchall()]
-        counts["duplicate"] = len(repeated)
-        key = _("voter id and election")
-        for row_num in repeated[:MAX_REPORTED_PROBLEMS]:
-            report.add(row_num, "", "duplicate", {"key": key})
-        cur.execute(
-            f"""SELECT COUNT(*) FROM (SELECT DISTINCT person_id, election_label FROM {t}
-                WHERE person_id IS NOT NULL) d""",
-        )
-        counts["votes"] = int(cur.fetchone()[0])
+        votes, repeated = cur.fetchone()
+        counts["votes"], counts["duplicate"] = int(votes), int(repeated)
+        if repeated:
+            cur.execute(
+                f"SELECT row_num FROM ({ranked}) s WHERE rn > 1 "
+                f"ORDER BY row_num LIMIT {MAX_REPORTED_PROBLEMS}"
+            )
+            key = _("voter id and election")
+            for (row_num,) in cur.fetchall():
+                report.add(int(row_num), "", "duplicate", {"key": key})
         if dry_run:
             return counts
         cur.execute(
